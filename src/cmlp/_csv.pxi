@@ -1,0 +1,1 @@
+# Bridge for the MNIST CSV parser (csrc/csv.c); included by _core.pyx.
