@@ -13,7 +13,7 @@ from Cython.Build import cythonize
 from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 
-GCC_LIKE_FLAGS = ["-std=c99", "-O3", "-fopenmp-simd", "-Wall", "-Wextra", "-Wno-unused-function"]
+GCC_LIKE_FLAGS = ["-std=c99", "-O3", "-fopenmp-simd", "-DCMLP_OMP_SIMD", "-Wall", "-Wextra", "-Wno-unused-function"]
 MSVC_FLAGS = ["/O2"]
 
 

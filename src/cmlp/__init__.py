@@ -1,1 +1,13 @@
+"""cmlp: fast multilayer perceptrons with C kernels, exactly as the course notes derive them.
+
+The main entry point is :class:`cmlp.Network`; :mod:`cmlp.reference` is the pure-NumPy
+transcription of the notes that every kernel is tested against.
+"""
 from ._version import __version__
+from . import _core  # a broken build fails here, loudly: there is no slow fallback
+from ._targets import one_hot
+from .history import History
+from .network import Network
+from . import reference
+
+__all__ = ["Network", "History", "one_hot", "reference", "__version__"]

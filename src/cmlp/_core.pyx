@@ -1,3 +1,386 @@
 # cython: language_level=3
-"""Bridge between NumPy arrays and the C kernels in csrc/ (checks, then calls C without the GIL)."""
+"""Bridge between NumPy arrays and the C kernels in ``csrc/``.
+
+A checkpoint, not an algorithm: every function checks shapes, dtypes (through the typed
+memoryviews: one ``floating`` type per call, C-contiguous), writeability and aliasing,
+then calls C without the GIL. Work buffers are allocated here once per call and freed
+here. The Python layer (``cmlp.network``) validates user input before it gets this far;
+the checks below guard the C code against any caller.
+"""
+from libc.stdint cimport int64_t
+from libc.stdlib cimport malloc, free
+from libc.math cimport isfinite
+
+import numpy as np
+
+from ._kernels cimport *
+
 include "_csv.pxi"
+
+ctypedef fused floating:
+    float
+    double
+
+
+cdef extern from "Python.h":
+    int PyErr_CheckSignals() except -1
+
+
+ACTIVATION_CODES = {
+    "identity": CMLP_IDENTITY,
+    "sigmoid": CMLP_SIGMOID,
+    "tanh": CMLP_TANH,
+    "relu": CMLP_RELU,
+    "leaky_relu": CMLP_LEAKY_RELU,
+    "elu": CMLP_ELU,
+    "softmax": CMLP_SOFTMAX,
+}
+LOSS_CODES = {"tse": CMLP_TSE, "mse": CMLP_MSE, "cross_entropy": CMLP_CROSS_ENTROPY}
+BLOCK = CMLP_BLOCK
+
+
+cdef class Arch:
+    """A network's shape for C: layer sizes n_0..n_L, activation codes, loss code."""
+    cdef cmlp_arch c
+    cdef Py_ssize_t[::1] _sizes
+    cdef int[::1] _acts
+    cdef readonly Py_ssize_t n_params, n_in, n_out, n_layers
+
+    def __cinit__(self, sizes, acts, int loss):
+        sizes_arr = np.ascontiguousarray(sizes, dtype=np.intp)
+        acts_arr = np.ascontiguousarray(acts, dtype=np.intc)
+        if sizes_arr.ndim != 1 or sizes_arr.shape[0] < 2:
+            raise ValueError(f"sizes: expected at least 2 layer sizes, got {sizes!r}")
+        if (sizes_arr < 1).any():
+            raise ValueError(f"sizes: every layer size must be >= 1, got {sizes!r}")
+        if acts_arr.ndim != 1 or acts_arr.shape[0] != sizes_arr.shape[0] - 1:
+            raise ValueError(f"acts: expected {sizes_arr.shape[0] - 1} activation codes, "
+                             f"got {acts!r}")
+        if ((acts_arr < 0) | (acts_arr >= CMLP_N_ACT)).any():
+            raise ValueError(f"acts: unknown activation code in {acts!r}")
+        if (acts_arr[:acts_arr.shape[0] - 1] == CMLP_SOFTMAX).any():
+            raise ValueError("acts: softmax is only allowed on the output layer")
+        if loss < 0 or loss >= CMLP_N_LOSS:
+            raise ValueError(f"loss: unknown loss code {loss}")
+        self._sizes = sizes_arr
+        self._acts = acts_arr
+        self.c.n_layers = sizes_arr.shape[0] - 1
+        self.c.sizes = &self._sizes[0]
+        self.c.acts = &self._acts[0]
+        self.c.loss = loss
+        self.n_params = cmlp_param_count(&self.c)
+        self.n_layers = self.c.n_layers
+        self.n_in = self._sizes[0]
+        self.n_out = self._sizes[self.c.n_layers]
+
+    @property
+    def out_act(self):
+        return self._acts[self.c.n_layers - 1]
+
+
+# ---------------------------------------------------------------- checks
+
+cdef _check_shape(str name, tuple got, tuple expected):
+    if got != expected:
+        raise ValueError(f"{name}: expected shape {expected}, got {got}")
+
+
+cdef _check_disjoint(str out_name, out, str in_name, inp):
+    """An output must not overlap any input (C assumes it)."""
+    if inp is not None and np.may_share_memory(np.asarray(out), np.asarray(inp)):
+        raise ValueError(f"{out_name} must not share memory with {in_name}")
+
+
+cdef _check_params(Arch arch, params):
+    if params.shape[0] != arch.n_params:
+        raise ValueError(f"params: expected {arch.n_params} values for this network, "
+                         f"got {params.shape[0]}")
+
+
+cdef void *_alloc(Py_ssize_t n, size_t itemsize) except NULL:
+    cdef void *p = malloc(<size_t>(n if n > 0 else 1) * itemsize)
+    if p == NULL:
+        raise MemoryError(f"could not allocate a work buffer of {n} elements")
+    return p
+
+
+# ---------------------------------------------------------------- network drivers
+
+def forward(Arch arch, const floating[::1] params, const floating[:, ::1] X,
+            floating[:, ::1] Y):
+    """Y = network(X); X (N, n_0), Y (N, n_L) overwritten."""
+    _check_params(arch, params)
+    _check_shape("X", (X.shape[0], X.shape[1]), (X.shape[0], arch.n_in))
+    _check_shape("Y", (Y.shape[0], Y.shape[1]), (X.shape[0], arch.n_out))
+    _check_disjoint("Y", Y, "X", X)
+    _check_disjoint("Y", Y, "params", params)
+    cdef Py_ssize_t N = X.shape[0]
+    if N == 0:
+        return
+    cdef floating *work = <floating *>_alloc(cmlp_forward_work_size(&arch.c), sizeof(floating))
+    try:
+        with nogil:
+            if floating is double:
+                net_forward_f64(&Y[0, 0], work, &params[0], &X[0, 0], N, &arch.c)
+            else:
+                net_forward_f32(&Y[0, 0], work, &params[0], &X[0, 0], N, &arch.c)
+    finally:
+        free(work)
+
+
+def loss(Arch arch, const floating[::1] params, const floating[:, ::1] X,
+         const floating[:, ::1] T):
+    """Returns the sum over rows of the per-row loss; X (N, n_0), T (N, n_L)."""
+    _check_params(arch, params)
+    _check_shape("X", (X.shape[0], X.shape[1]), (X.shape[0], arch.n_in))
+    _check_shape("T", (T.shape[0], T.shape[1]), (X.shape[0], arch.n_out))
+    cdef Py_ssize_t N = X.shape[0]
+    cdef double total = 0
+    if N == 0:
+        return 0.0
+    cdef floating *work = <floating *>_alloc(cmlp_forward_work_size(&arch.c), sizeof(floating))
+    try:
+        with nogil:
+            if floating is double:
+                total = net_loss_f64(work, &params[0], &X[0, 0], &T[0, 0], N, &arch.c)
+            else:
+                total = net_loss_f32(work, &params[0], &X[0, 0], &T[0, 0], N, &arch.c)
+    finally:
+        free(work)
+    return total
+
+
+def gradients(Arch arch, const floating[::1] params, const floating[:, ::1] X,
+              const floating[:, ::1] T, floating[::1] grad):
+    """grad += sum over rows of d(per-row loss)/d(params); returns the summed loss."""
+    _check_params(arch, params)
+    _check_shape("X", (X.shape[0], X.shape[1]), (X.shape[0], arch.n_in))
+    _check_shape("T", (T.shape[0], T.shape[1]), (X.shape[0], arch.n_out))
+    _check_shape("grad", (grad.shape[0],), (arch.n_params,))
+    for name, arr in (("params", params), ("X", X), ("T", T)):
+        _check_disjoint("grad", grad, name, arr)
+    cdef Py_ssize_t N = X.shape[0]
+    cdef double total = 0
+    if N == 0:
+        return 0.0
+    cdef floating *work = <floating *>_alloc(cmlp_gradient_work_size(&arch.c), sizeof(floating))
+    try:
+        with nogil:
+            if floating is double:
+                total = net_gradients_f64(&grad[0], work, &params[0], &X[0, 0], &T[0, 0], N,
+                                          &arch.c)
+            else:
+                total = net_gradients_f32(&grad[0], work, &params[0], &X[0, 0], &T[0, 0], N,
+                                          &arch.c)
+    finally:
+        free(work)
+    return total
+
+
+def sgd_epoch(Arch arch, floating[::1] params, const floating[:, ::1] X,
+              const floating[:, ::1] T, const int64_t[::1] perm, double lr,
+              bint stop_nonfinite=True):
+    """The notes' per-sample SGD over the rows perm of X (updates params in place).
+
+    Runs in chunks of rows without the GIL and checks for signals between chunks, so
+    Ctrl-C raises KeyboardInterrupt within milliseconds, with params as after the last
+    completed row. Returns ``(status, done, loss_sum)``: status 0 (all rows done) or 1
+    (stop_nonfinite only: stopped before updating on the row ``perm[done]``, whose loss is
+    not finite); loss_sum is the sum of the done rows' losses, each before its update.
+    """
+    _check_params(arch, params)
+    _check_shape("X", (X.shape[0], X.shape[1]), (X.shape[0], arch.n_in))
+    _check_shape("T", (T.shape[0], T.shape[1]), (X.shape[0], arch.n_out))
+    for name, arr in (("X", X), ("T", T), ("perm", perm)):
+        _check_disjoint("params", params, name, arr)
+    cdef Py_ssize_t N = X.shape[0], n = perm.shape[0], i
+    for i in range(n):
+        if perm[i] < 0 or perm[i] >= N:
+            raise ValueError(f"perm: entries must be in [0, {N}), got {perm[i]} at {i}")
+    cdef double loss_sum = 0
+    cdef Py_ssize_t start = 0, m, done = 0, total_done = 0
+    cdef int status = CMLP_OK
+    # about 2**25 multiply-adds per chunk: milliseconds on the notes' network
+    cdef Py_ssize_t chunk = max(1, (1 << 25) // (arch.n_params + 256))
+    if n == 0:
+        return status, 0, 0.0
+    cdef floating *work = <floating *>_alloc(cmlp_sgd_work_size(&arch.c), sizeof(floating))
+    try:
+        while start < n:
+            m = min(chunk, n - start)
+            with nogil:
+                if floating is double:
+                    status = sgd_epoch_f64(&params[0], work, &X[0, 0], &T[0, 0], &perm[start],
+                                           m, &arch.c, lr, stop_nonfinite, &done,
+                                           &loss_sum)
+                else:
+                    status = sgd_epoch_f32(&params[0], work, &X[0, 0], &T[0, 0], &perm[start],
+                                           m, &arch.c, <float>lr, stop_nonfinite,
+                                           &done, &loss_sum)
+            total_done += done
+            if status != CMLP_OK:
+                break
+            start += m
+            PyErr_CheckSignals()
+    finally:
+        free(work)
+    return status, total_done, loss_sum
+
+
+# ---------------------------------------------------------------- kernel twins (for tests)
+
+def act_forward(floating[:, ::1] a, int act):
+    """a = act(a) in place; a (B, O)."""
+    if act < 0 or act >= CMLP_N_ACT:
+        raise ValueError(f"act: unknown activation code {act}")
+    if a.shape[0] * a.shape[1] == 0:
+        return
+    with nogil:
+        if floating is double:
+            act_forward_f64(&a[0, 0], a.shape[0], a.shape[1], act)
+        else:
+            act_forward_f32(&a[0, 0], a.shape[0], a.shape[1], act)
+
+
+def act_backward(floating[::1] d, const floating[::1] a, int act):
+    """d *= act'(a) in place (derivative from the activation output); d, a (n)."""
+    if act < 0 or act >= CMLP_N_ACT or act == CMLP_SOFTMAX:
+        raise ValueError(f"act: no elementwise derivative for activation code {act}")
+    _check_shape("a", (a.shape[0],), (d.shape[0],))
+    if d.shape[0] == 0:
+        return
+    with nogil:
+        if floating is double:
+            act_backward_f64(&d[0], &a[0], d.shape[0], act)
+        else:
+            act_backward_f32(&d[0], &a[0], d.shape[0], act)
+
+
+def dense_forward(floating[:, ::1] a, const floating[:, ::1] x, const floating[:, ::1] W,
+                  const floating[::1] b, int act):
+    """a = act(x W + b); x (B, I), W (I, O), b (O), a (B, O) overwritten."""
+    cdef Py_ssize_t B = x.shape[0], I = x.shape[1], O = W.shape[1]
+    _check_shape("W", (W.shape[0], W.shape[1]), (I, O))
+    _check_shape("b", (b.shape[0],), (O,))
+    _check_shape("a", (a.shape[0], a.shape[1]), (B, O))
+    if act < 0 or act >= CMLP_N_ACT:
+        raise ValueError(f"act: unknown activation code {act}")
+    for name, arr in (("x", x), ("W", W), ("b", b)):
+        _check_disjoint("a", a, name, arr)
+    if B * O == 0:
+        return
+    with nogil:
+        if floating is double:
+            dense_forward_f64(&a[0, 0], &x[0, 0] if I > 0 else NULL, &W[0, 0] if I > 0 else NULL,
+                              &b[0], B, I, O, act)
+        else:
+            dense_forward_f32(&a[0, 0], &x[0, 0] if I > 0 else NULL, &W[0, 0] if I > 0 else NULL,
+                              &b[0], B, I, O, act)
+
+
+def dense_backward(floating[:, ::1] dx, floating[:, ::1] dW, floating[::1] db,
+                   const floating[:, ::1] dz, const floating[:, ::1] x, const floating[:, ::1] W,
+                   int act_x):
+    """dW += x^T dz, db += sum_rows dz, dx = (dz W^T) * act_x'(x) (dx may be None)."""
+    cdef Py_ssize_t B = x.shape[0], I = x.shape[1], O = W.shape[1]
+    _check_shape("W", (W.shape[0], W.shape[1]), (I, O))
+    _check_shape("dz", (dz.shape[0], dz.shape[1]), (B, O))
+    _check_shape("dW", (dW.shape[0], dW.shape[1]), (I, O))
+    _check_shape("db", (db.shape[0],), (O,))
+    if dx is not None:
+        _check_shape("dx", (dx.shape[0], dx.shape[1]), (B, I))
+    if act_x < 0 or act_x >= CMLP_N_ACT or act_x == CMLP_SOFTMAX:
+        raise ValueError(f"act_x: no elementwise derivative for activation code {act_x}")
+    for out_name, out in (("dx", dx), ("dW", dW), ("db", db)):
+        if out is None:
+            continue
+        for name, arr in (("dz", dz), ("x", x), ("W", W)):
+            _check_disjoint(out_name, out, name, arr)
+    if B * I * O == 0:
+        return
+    cdef floating *dxp = NULL
+    if dx is not None:
+        dxp = &dx[0, 0]
+    with nogil:
+        if floating is double:
+            dense_backward_f64(dxp, &dW[0, 0], &db[0], &dz[0, 0], &x[0, 0], &W[0, 0], B, I, O,
+                               act_x)
+        else:
+            dense_backward_f32(dxp, &dW[0, 0], &db[0], &dz[0, 0], &x[0, 0], &W[0, 0], B, I, O,
+                               act_x)
+
+
+def dense_backward_sgd(floating[::1] dx, floating[:, ::1] W, floating[::1] b,
+                       const floating[::1] s, const floating[::1] x, double lr, int act_x):
+    """dx = (W s) * act_x'(x) with the old W (dx may be None), then W -= lr x s^T, b -= lr s."""
+    cdef Py_ssize_t I = x.shape[0], O = s.shape[0]
+    _check_shape("W", (W.shape[0], W.shape[1]), (I, O))
+    _check_shape("b", (b.shape[0],), (O,))
+    if dx is not None:
+        _check_shape("dx", (dx.shape[0],), (I,))
+    if act_x < 0 or act_x >= CMLP_N_ACT or act_x == CMLP_SOFTMAX:
+        raise ValueError(f"act_x: no elementwise derivative for activation code {act_x}")
+    for out_name, out in (("dx", dx), ("W", W), ("b", b)):
+        if out is None:
+            continue
+        for name, arr in (("s", s), ("x", x)):
+            _check_disjoint(out_name, out, name, arr)
+    if I * O == 0:
+        return
+    cdef floating *dxp = NULL
+    if dx is not None:
+        dxp = &dx[0]
+    with nogil:
+        if floating is double:
+            dense_backward_sgd_f64(dxp, &W[0, 0], &b[0], &s[0], &x[0], lr, I, O, act_x)
+        else:
+            dense_backward_sgd_f32(dxp, &W[0, 0], &b[0], &s[0], &x[0], <float>lr, I, O, act_x)
+
+
+cdef _check_loss_pair(int loss, int out_act):
+    if loss < 0 or loss >= CMLP_N_LOSS:
+        raise ValueError(f"loss: unknown loss code {loss}")
+    if out_act < 0 or out_act >= CMLP_N_ACT:
+        raise ValueError(f"out_act: unknown activation code {out_act}")
+
+
+def loss_forward(const floating[:, ::1] y, const floating[:, ::1] t, int loss, int out_act):
+    """Sum over rows of the per-row loss; y, t (B, K)."""
+    _check_shape("t", (t.shape[0], t.shape[1]), (y.shape[0], y.shape[1]))
+    _check_loss_pair(loss, out_act)
+    if y.shape[0] * y.shape[1] == 0:
+        return 0.0
+    if floating is double:
+        return loss_forward_f64(&y[0, 0], &t[0, 0], y.shape[0], y.shape[1], loss, out_act)
+    else:
+        return loss_forward_f32(&y[0, 0], &t[0, 0], y.shape[0], y.shape[1], loss, out_act)
+
+
+def output_delta(floating[:, ::1] S, const floating[:, ::1] y, const floating[:, ::1] t,
+                 int loss, int out_act):
+    """S = d(per-row loss)/dn_L; S, y, t (B, K); S overwritten."""
+    _check_shape("t", (t.shape[0], t.shape[1]), (y.shape[0], y.shape[1]))
+    _check_shape("S", (S.shape[0], S.shape[1]), (y.shape[0], y.shape[1]))
+    _check_loss_pair(loss, out_act)
+    _check_disjoint("S", S, "y", y)
+    _check_disjoint("S", S, "t", t)
+    if y.shape[0] * y.shape[1] == 0:
+        return
+    with nogil:
+        if floating is double:
+            output_delta_f64(&S[0, 0], &y[0, 0], &t[0, 0], y.shape[0], y.shape[1], loss, out_act)
+        else:
+            output_delta_f32(&S[0, 0], &y[0, 0], &t[0, 0], y.shape[0], y.shape[1], loss, out_act)
+
+
+def sgd_update(floating[::1] p, const floating[::1] g, double lr):
+    """p -= lr g; p, g (P)."""
+    _check_shape("g", (g.shape[0],), (p.shape[0],))
+    _check_disjoint("p", p, "g", g)
+    if p.shape[0] == 0:
+        return
+    with nogil:
+        if floating is double:
+            sgd_update_f64(&p[0], &g[0], lr, p.shape[0])
+        else:
+            sgd_update_f32(&p[0], &g[0], <float>lr, p.shape[0])

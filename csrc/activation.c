@@ -1,0 +1,16 @@
+/* activation.c -- float64 and float32 instantiations of activation_tmpl.h. */
+#include <float.h>
+#include <math.h>
+
+#include "cmlp.h"
+#include "portable.h"
+
+#define CMLP_F64
+#include "real.h"
+#include "activation_tmpl.h"
+#undef CMLP_F64
+
+#define CMLP_F32
+#include "real.h"
+#include "activation_tmpl.h"
+#undef CMLP_F32

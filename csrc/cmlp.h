@@ -1,0 +1,187 @@
+/* cmlp.h -- every C kernel of cmlp, declared once.
+ *
+ * The math is that of the course notes: a row of X is one sample, W_i has shape
+ * (n_{i-1}, n_i) row-major, n_i = W_i^T a_{i-1} + b_i and a_i = act_i(n_i), the output
+ * delta S_L = dloss/dn_L and the backprop recursion S_{i-1} = A_{i-1} W_i S_i, where
+ * A is the diagonal of activation derivatives, kept as a vector and never formed.
+ *
+ * Shape letters used in the contract comments:
+ *   B  rows in a block (samples)         N  rows of a data set
+ *   I  inputs of a dense layer (n_{i-1}) O  outputs of a dense layer (n_i)
+ *   K  output units of the network (n_L) L  number of weight layers
+ *   P  number of parameters (all W_i, b_i in one flat buffer, see below)
+ *   n  a vector length
+ *
+ * All arrays are C-contiguous, row-major, and never alias unless a comment says so.
+ * Every kernel has a float64 (_f64) and a float32 (_f32) version built from one
+ * template (*_tmpl.h). Kernels do not allocate, print or exit; run-time trouble is an
+ * int status (CMLP_NONFINITE), which the Cython bridge raises as an exception.
+ *
+ * Flat parameter buffer (one allocation; Python's weights/biases are views into it):
+ *   [W_1 (n_0, n_1) | b_1 (n_1) | W_2 (n_1, n_2) | b_2 (n_2) | ... | W_L | b_L]
+ */
+#ifndef CMLP_H
+#define CMLP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Activation codes (the Python names map onto these in cmlp/_names.py). */
+enum {
+    CMLP_IDENTITY = 0,
+    CMLP_SIGMOID = 1,
+    CMLP_TANH = 2,
+    CMLP_RELU = 3,
+    CMLP_LEAKY_RELU = 4, /* slope 0.01 below zero */
+    CMLP_ELU = 5,        /* alpha = 1 */
+    CMLP_SOFTMAX = 6,    /* output layer only */
+    CMLP_N_ACT = 7
+};
+
+/* Loss codes. Per-row terms; whole-set scaling (sum or mean) is the caller's. */
+enum {
+    CMLP_TSE = 0,           /* ||t - y||^2 (the notes) */
+    CMLP_MSE = 1,           /* 1/2 ||t - y||^2 */
+    CMLP_CROSS_ENTROPY = 2, /* -sum t log y (softmax) or binary form (sigmoid) */
+    CMLP_N_LOSS = 3
+};
+
+/* Status codes returned by drivers. */
+enum { CMLP_OK = 0, CMLP_NONFINITE = 1 };
+
+/* Rows per block in the batched drivers (forward, loss, gradients). */
+#define CMLP_BLOCK 32
+
+/* A network's shape: sizes[0..L] are n_0..n_L, acts[0..L-1] the activation of layers 1..L. */
+typedef struct cmlp_arch {
+    ptrdiff_t n_layers;     /* L >= 1 */
+    const ptrdiff_t *sizes; /* (L + 1) */
+    const int *acts;        /* (L) */
+    int loss;
+} cmlp_arch;
+
+/* ---- sizes of the flat buffers (arch.c) ---- */
+ptrdiff_t cmlp_param_count(const cmlp_arch *arch);        /* P */
+ptrdiff_t cmlp_max_width(const cmlp_arch *arch);          /* max(n_1..n_L) */
+ptrdiff_t cmlp_sgd_work_size(const cmlp_arch *arch);      /* elements of work for sgd_epoch */
+ptrdiff_t cmlp_forward_work_size(const cmlp_arch *arch);  /* ... for net_forward and net_loss */
+ptrdiff_t cmlp_gradient_work_size(const cmlp_arch *arch); /* ... for net_gradients */
+
+/* ---- activation.c ---- */
+
+/* a = act(a) in place; softmax normalises each row of O entries.
+ * a (B, O) */
+void act_forward_f64(double *a, ptrdiff_t B, ptrdiff_t O, int act);
+void act_forward_f32(float *a, ptrdiff_t B, ptrdiff_t O, int act);
+
+/* d = d * act'(.) elementwise, the derivative evaluated from the activation OUTPUT a
+ * (sigmoid a(1-a), tanh 1-a^2, relu [a>0], leaky_relu a>0 ? 1 : 0.01, elu a>0 ? 1 : a+1,
+ * identity 1). Not for softmax, whose Jacobian is not diagonal (see output_delta).
+ * d, a (n); d updated in place */
+void act_backward_f64(double *d, const double *a, ptrdiff_t n, int act);
+void act_backward_f32(float *d, const float *a, ptrdiff_t n, int act);
+
+/* ---- dense.c ---- */
+
+/* a = act(x W + b); a overwritten. Zero entries of x are skipped (exact: they add nothing).
+ * x (B, I)  W (I, O)  b (O)  a (B, O) */
+void dense_forward_f64(double *a, const double *x, const double *W, const double *b,
+                       ptrdiff_t B, ptrdiff_t I, ptrdiff_t O, int act);
+void dense_forward_f32(float *a, const float *x, const float *W, const float *b,
+                       ptrdiff_t B, ptrdiff_t I, ptrdiff_t O, int act);
+
+/* Backward through one dense layer whose input x is the previous layer's activation:
+ *   dW += x^T dz,  db += sum over rows of dz            (accumulated)
+ *   dx  = (dz W^T) * act_x'(x)  if dx != NULL          (overwritten; S_{i-1} = A_{i-1} W_i S_i)
+ * dz (B, O)  x (B, I)  W (I, O)  dW (I, O)  db (O)  dx (B, I) */
+void dense_backward_f64(double *dx, double *dW, double *db, const double *dz, const double *x,
+                        const double *W, ptrdiff_t B, ptrdiff_t I, ptrdiff_t O, int act_x);
+void dense_backward_f32(float *dx, float *dW, float *db, const float *dz, const float *x,
+                        const float *W, ptrdiff_t B, ptrdiff_t I, ptrdiff_t O, int act_x);
+
+/* One sample, one pass over W: the backprop product with W as it was before this sample,
+ * then the in-place SGD update (the notes' order: every S from the old weights):
+ *   dx = (W s) * act_x'(x)  if dx != NULL   (overwritten)
+ *   W -= lr x s^T,  b -= lr s               (in place)
+ * x (I)  s (O)  W (I, O)  b (O)  dx (I) */
+void dense_backward_sgd_f64(double *dx, double *W, double *b, const double *s, const double *x,
+                            double lr, ptrdiff_t I, ptrdiff_t O, int act_x);
+void dense_backward_sgd_f32(float *dx, float *W, float *b, const float *s, const float *x,
+                            float lr, ptrdiff_t I, ptrdiff_t O, int act_x);
+
+/* ---- loss.c ---- */
+
+/* Sum over the B rows of the per-row loss (accumulated in double):
+ *   tse ||t-y||^2;  mse 1/2 ||t-y||^2;  cross_entropy -sum t log y (softmax output) or
+ *   -sum [t log y + (1-t) log(1-y)] (sigmoid output), y clipped to [eps, 1-eps] as
+ *   scikit-learn does (eps = machine epsilon of the precision).
+ * y, t (B, K) */
+double loss_forward_f64(const double *y, const double *t, ptrdiff_t B, ptrdiff_t K, int loss,
+                        int out_act);
+double loss_forward_f32(const float *y, const float *t, ptrdiff_t B, ptrdiff_t K, int loss,
+                        int out_act);
+
+/* S = d(per-row loss)/dn_L for every row; S overwritten. With g = dloss/dy
+ * (tse -2(t-y), mse -(t-y)): S = A_L g for elementwise outputs (the notes' S_L = -2 A_L e),
+ * S = y * (g - y.g) for softmax (its Jacobian diag(y) - y y^T, not formed),
+ * cross_entropy: S = y sum(t) - t for softmax, S = y - t for sigmoid.
+ * y, t, S (B, K) */
+void output_delta_f64(double *S, const double *y, const double *t, ptrdiff_t B, ptrdiff_t K,
+                      int loss, int out_act);
+void output_delta_f32(float *S, const float *y, const float *t, ptrdiff_t B, ptrdiff_t K,
+                      int loss, int out_act);
+
+/* ---- optim.c ---- */
+
+/* p -= lr g
+ * p, g (P) */
+void sgd_update_f64(double *p, const double *g, double lr, ptrdiff_t P);
+void sgd_update_f32(float *p, const float *g, float lr, ptrdiff_t P);
+
+/* ---- epoch.c: whole-network drivers ---- */
+
+/* Y = network(X) for N rows, in blocks of CMLP_BLOCK rows; Y overwritten.
+ * params (P)  X (N, n_0)  Y (N, K)  work (cmlp_forward_work_size) */
+void net_forward_f64(double *Y, double *work, const double *params, const double *X, ptrdiff_t N,
+                     const cmlp_arch *arch);
+void net_forward_f32(float *Y, float *work, const float *params, const float *X, ptrdiff_t N,
+                     const cmlp_arch *arch);
+
+/* Returns the sum over the N rows of the per-row loss of network(X) against T.
+ * params (P)  X (N, n_0)  T (N, K)  work (cmlp_forward_work_size) */
+double net_loss_f64(double *work, const double *params, const double *X, const double *T,
+                    ptrdiff_t N, const cmlp_arch *arch);
+double net_loss_f32(float *work, const float *params, const float *X, const float *T,
+                    ptrdiff_t N, const cmlp_arch *arch);
+
+/* grad += sum over the N rows of d(per-row loss)/d(params) (accumulated; zeroing is the
+ * caller's); returns the sum of the per-row losses.
+ * grad, params (P)  X (N, n_0)  T (N, K)  work (cmlp_gradient_work_size) */
+double net_gradients_f64(double *grad, double *work, const double *params, const double *X,
+                         const double *T, ptrdiff_t N, const cmlp_arch *arch);
+double net_gradients_f32(float *grad, float *work, const float *params, const float *X,
+                         const float *T, ptrdiff_t N, const cmlp_arch *arch);
+
+/* The notes' per-sample SGD over the rows perm[0..n) of X: for each row, the forward pass,
+ * S_L, then for i = L..1 one pass over W_i (product with the old W_i, then the update
+ * W_i -= lr a_{i-1} S_i^T, b_i -= lr S_i). If stop_nonfinite, a row whose loss is not
+ * finite stops the loop before its update with CMLP_NONFINITE, the parameters left as
+ * after the previous row; otherwise such rows are applied like any other.
+ * *done = rows completed; *loss_sum += their per-row losses (before their updates).
+ * params (P)  X (N, n_0)  T (N, K)  perm (n), entries in [0, N)  work (cmlp_sgd_work_size) */
+int sgd_epoch_f64(double *params, double *work, const double *X, const double *T,
+                  const int64_t *perm, ptrdiff_t n, const cmlp_arch *arch, double lr,
+                  int stop_nonfinite, ptrdiff_t *done, double *loss_sum);
+int sgd_epoch_f32(float *params, float *work, const float *X, const float *T,
+                  const int64_t *perm, ptrdiff_t n, const cmlp_arch *arch, float lr,
+                  int stop_nonfinite, ptrdiff_t *done, double *loss_sum);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* CMLP_H */

@@ -1,0 +1,146 @@
+/* epoch_tmpl.h -- whole-network drivers built from the layer kernels; see cmlp.h. */
+
+/* Forward a block of nb rows x (nb, n_0) through all layers: hidden layers alternate between
+ * buf0 and buf1, the output layer writes to last (nb, K), which is returned. */
+static const real *FN(block_forward)(real *last, real *buf0, real *buf1, const real *params,
+                                     const real *x, ptrdiff_t nb, const cmlp_arch *arch)
+{
+    const ptrdiff_t L = arch->n_layers;
+    const real *in = x, *p = params;
+    ptrdiff_t i;
+    for (i = 0; i < L; i++) {
+        const ptrdiff_t I = arch->sizes[i], O = arch->sizes[i + 1];
+        real *out = i == L - 1 ? last : (i % 2 == 0 ? buf0 : buf1);
+        FN(dense_forward)(out, in, p, p + I * O, nb, I, O, arch->acts[i]);
+        p += (I + 1) * O;
+        in = out;
+    }
+    return in;
+}
+
+void FN(net_forward)(real *Y, real *work, const real *params, const real *X, ptrdiff_t N,
+                     const cmlp_arch *arch)
+{
+    /* params (P)  X (N, n_0)  Y (N, K)  work (2 CMLP_BLOCK max_width) */
+    const ptrdiff_t n0 = arch->sizes[0], K = arch->sizes[arch->n_layers];
+    real *buf1 = work + CMLP_BLOCK * cmlp_max_width(arch);
+    ptrdiff_t r0;
+    for (r0 = 0; r0 < N; r0 += CMLP_BLOCK) {
+        const ptrdiff_t nb = N - r0 < CMLP_BLOCK ? N - r0 : CMLP_BLOCK;
+        FN(block_forward)(Y + r0 * K, work, buf1, params, X + r0 * n0, nb, arch);
+    }
+}
+
+double FN(net_loss)(real *work, const real *params, const real *X, const real *T, ptrdiff_t N,
+                    const cmlp_arch *arch)
+{
+    /* params (P)  X (N, n_0)  T (N, K)  work (2 CMLP_BLOCK max_width) */
+    const ptrdiff_t L = arch->n_layers, n0 = arch->sizes[0], K = arch->sizes[L];
+    real *buf1 = work + CMLP_BLOCK * cmlp_max_width(arch);
+    /* the output block goes to the buffer the last hidden layer did not use */
+    real *last = (L - 1) % 2 == 0 ? work : buf1;
+    double total = 0;
+    ptrdiff_t r0;
+    for (r0 = 0; r0 < N; r0 += CMLP_BLOCK) {
+        const ptrdiff_t nb = N - r0 < CMLP_BLOCK ? N - r0 : CMLP_BLOCK;
+        const real *y = FN(block_forward)(last, work, buf1, params, X + r0 * n0, nb, arch);
+        total += FN(loss_forward)(y, T + r0 * K, nb, K, arch->loss, arch->acts[L - 1]);
+    }
+    return total;
+}
+
+double FN(net_gradients)(real *grad, real *work, const real *params, const real *X,
+                         const real *T, ptrdiff_t N, const cmlp_arch *arch)
+{
+    /* grad, params (P)  X (N, n_0)  T (N, K)
+     * work: activations a_1..a_L of a block (CMLP_BLOCK sum n_i), then two delta blocks */
+    const ptrdiff_t L = arch->n_layers, n0 = arch->sizes[0], K = arch->sizes[L];
+    const ptrdiff_t maxw = cmlp_max_width(arch);
+    ptrdiff_t i, r0, off, a_size = 0;
+    real *d_cur, *d_prev, *tmp;
+    double total = 0;
+    for (i = 1; i <= L; i++) a_size += CMLP_BLOCK * arch->sizes[i];
+    for (r0 = 0; r0 < N; r0 += CMLP_BLOCK) {
+        const ptrdiff_t nb = N - r0 < CMLP_BLOCK ? N - r0 : CMLP_BLOCK;
+        const real *x = X + r0 * n0, *in = x, *p = params, *y;
+        real *a = work;
+        /* forward, keeping every layer's activation (a_i at a + CMLP_BLOCK sum_{j<i} n_j) */
+        for (i = 0; i < L; i++) {
+            const ptrdiff_t I = arch->sizes[i], O = arch->sizes[i + 1];
+            FN(dense_forward)(a, in, p, p + I * O, nb, I, O, arch->acts[i]);
+            p += (I + 1) * O;
+            in = a;
+            a += CMLP_BLOCK * O;
+        }
+        y = in;
+        total += FN(loss_forward)(y, T + r0 * K, nb, K, arch->loss, arch->acts[L - 1]);
+        d_cur = work + a_size;
+        d_prev = d_cur + CMLP_BLOCK * maxw;
+        FN(output_delta)(d_cur, y, T + r0 * K, nb, K, arch->loss, arch->acts[L - 1]);
+        /* backward, i = L..1: layer i's parameters start at off, its input is a_{i-1} */
+        off = cmlp_param_count(arch);
+        a = work + a_size;
+        for (i = L; i >= 1; i--) {
+            const ptrdiff_t I = arch->sizes[i - 1], O = arch->sizes[i];
+            const real *xin;
+            off -= (I + 1) * O;
+            a -= CMLP_BLOCK * O; /* now a_i */
+            xin = i == 1 ? x : a - CMLP_BLOCK * I;
+            FN(dense_backward)(i == 1 ? NULL : d_prev, grad + off, grad + off + I * O, d_cur, xin,
+                               params + off, nb, I, O, i == 1 ? CMLP_IDENTITY : arch->acts[i - 2]);
+            tmp = d_cur;
+            d_cur = d_prev;
+            d_prev = tmp;
+        }
+    }
+    return total;
+}
+
+int FN(sgd_epoch)(real *params, real *work, const real *X, const real *T, const int64_t *perm,
+                  ptrdiff_t n, const cmlp_arch *arch, real lr, int stop_nonfinite, ptrdiff_t *done,
+                  double *loss_sum)
+{
+    /* params (P)  X (N, n_0)  T (N, K)  perm (n)
+     * work: a_1..a_L of one row (sum n_i), then two deltas (max_width each) */
+    const ptrdiff_t L = arch->n_layers, n0 = arch->sizes[0], K = arch->sizes[L];
+    const ptrdiff_t maxw = cmlp_max_width(arch), P = cmlp_param_count(arch);
+    ptrdiff_t s, i, a_size = 0;
+    for (i = 1; i <= L; i++) a_size += arch->sizes[i];
+    for (s = 0; s < n; s++) {
+        const real *x = X + perm[s] * n0, *t = T + perm[s] * K, *in = x, *y;
+        real *p = params, *a = work, *d_cur = work + a_size, *d_prev = d_cur + maxw, *tmp;
+        ptrdiff_t off = P;
+        double l;
+        for (i = 0; i < L; i++) {
+            const ptrdiff_t I = arch->sizes[i], O = arch->sizes[i + 1];
+            FN(dense_forward)(a, in, p, p + I * O, 1, I, O, arch->acts[i]);
+            p += (I + 1) * O;
+            in = a;
+            a += O;
+        }
+        y = in;
+        l = FN(loss_forward)(y, t, 1, K, arch->loss, arch->acts[L - 1]);
+        if (stop_nonfinite && !isfinite(l)) {
+            *done = s;
+            return CMLP_NONFINITE;
+        }
+        *loss_sum += l;
+        FN(output_delta)(d_cur, y, t, 1, K, arch->loss, arch->acts[L - 1]);
+        /* S_i for every layer from the weights as they were before this row: layer i's
+         * pass reads W_i before updating it, and W_{i-1} is not touched until later */
+        a = work + a_size;
+        for (i = L; i >= 1; i--) {
+            const ptrdiff_t I = arch->sizes[i - 1], O = arch->sizes[i];
+            off -= (I + 1) * O;
+            a -= O; /* a_i */
+            FN(dense_backward_sgd)(i == 1 ? NULL : d_prev, params + off, params + off + I * O,
+                                   d_cur, i == 1 ? x : a - I, lr, I, O,
+                                   i == 1 ? CMLP_IDENTITY : arch->acts[i - 2]);
+            tmp = d_cur;
+            d_cur = d_prev;
+            d_prev = tmp;
+        }
+    }
+    *done = n;
+    return CMLP_OK;
+}

@@ -1,0 +1,593 @@
+"""``cmlp.Network``: a fully connected feed-forward network trained as the notes derive it."""
+import threading
+import time
+import warnings
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from . import _core
+from ._targets import as_labels, as_targets
+from ._validation import (
+    as_float_dtype,
+    as_numeric_array,
+    check_bool,
+    check_choice,
+    check_float,
+    check_int,
+    check_X,
+)
+from .history import History
+
+ACTIVATIONS = ("sigmoid", "relu", "tanh", "leaky_relu", "elu", "identity")
+OUTPUTS = ACTIVATIONS + ("softmax",)
+LOSSES = ("tse", "mse", "cross_entropy")
+INITS = ("uniform", "xavier", "he")
+# outputs read as class scores by predict/score; the others are regression outputs
+CLASSIFICATION_OUTPUTS = ("sigmoid", "softmax", "tanh")
+
+
+def _check_seed(seed, name="seed"):
+    """None, a non-negative int or a np.random.Generator -> np.random.Generator (PCG64)."""
+    if seed is None or isinstance(seed, np.random.Generator):
+        return np.random.default_rng(seed)
+    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)):
+        raise TypeError(f"{name} must be None, an int or a np.random.Generator, "
+                        f"got {type(seed).__name__} {seed!r}")
+    if seed < 0:
+        raise ValueError(f"{name} must be non-negative, got {seed}")
+    return np.random.default_rng(int(seed))
+
+
+class Network:
+    """A multilayer perceptron with C kernels, following the course notes.
+
+    Feed-forward: ``a_0 = x``, ``n_i = W_i^T a_{i-1} + b_i``, ``a_i = sigma_i(n_i)``,
+    ``y = a_L``; training is the notes' backpropagation (``S_L = dF/dn_L``,
+    ``S_{i-1} = A_{i-1} W_i S_i``) with in-place gradient-descent updates.
+
+    Parameters
+    ----------
+    layers : sequence of int
+        Layer sizes ``[n_0, n_1, ..., n_L]``, e.g. ``[784, 500, 200, 10]``: the inputs,
+        the hidden layers, the outputs. At least two; ``[2, 1]`` (no hidden layer) is the
+        notes' single neuron for the logic gates.
+    activation : str or sequence of str, default "sigmoid"
+        Activation of the hidden layers: one name for all, or one per hidden layer.
+        ``"sigmoid"``, ``"relu"``, ``"tanh"``, ``"leaky_relu"`` (slope 0.01 below zero),
+        ``"elu"`` (alpha 1) or ``"identity"``.
+    output : str or None, default None
+        Activation of the output layer: any of the above or ``"softmax"``. None means the
+        hidden activation (the notes use sigmoid throughout), except with
+        ``loss="cross_entropy"``, where it means softmax (several outputs) or sigmoid (one).
+    loss : {"tse", "mse", "cross_entropy"}, default "tse"
+        The per-sample loss and the whole-set cost (see :meth:`cost`):
+
+        - ``"tse"``: the notes' total squared error, ``F = ||t - y||^2`` per sample, summed
+          over the samples of a set.
+        - ``"mse"``: ``F = 1/2 ||t - y||^2`` per sample, averaged over the samples.
+        - ``"cross_entropy"``: ``F = -sum_k t_k log y_k`` for a softmax output, or the binary
+          form ``F = -sum_k [t_k log y_k + (1 - t_k) log(1 - y_k)]`` for sigmoid outputs,
+          averaged over the samples; ``y`` is clipped to ``[eps, 1 - eps]`` inside the log,
+          as scikit-learn does. It needs a softmax or sigmoid output.
+
+        With a softmax output and ``tse``/``mse``, the output delta uses the true softmax
+        Jacobian, ``S = y * (g - y.g)``.
+    init : {"uniform", "xavier", "he"}, default "uniform"
+        Initial weights: the notes' ``0.5 - U[0, 1)``; Glorot uniform
+        (``U[-r, r]``, ``r = sqrt(6 / (n_in + n_out))``); He normal
+        (``N(0, 2 / n_in)``, not truncated). Biases start at zero.
+    dtype : {"float32", "float64"} or numpy dtype, default "float64"
+        Precision of the parameters and of every computation. Inputs and targets are
+        converted once to it; outputs and gradients come back in it.
+    seed : None, int or numpy.random.Generator
+        Seeds the network's own generator (PCG64), which draws ``W_1, W_2, ...`` in layer
+        order at construction and, in :meth:`fit` with ``seed=None``, the shuffling.
+        Two processes with the same seed produce bit-identical networks and training.
+
+    Attributes
+    ----------
+    weights : tuple of ndarray
+        ``weights[i]`` is the notes' ``W_{i+1}``, of shape ``(n_i, n_{i+1})``: a live view
+        into the parameter buffer, so ``net.weights[0][...] = W1`` sets it in place.
+    biases : tuple of ndarray
+        ``biases[i]`` is ``b_{i+1}``, of shape ``(n_{i+1},)``; live views likewise.
+    params : ndarray of shape (n_params,)
+        All weights and biases in one flat buffer ``[W_1, b_1, W_2, b_2, ...]``.
+
+    Notes
+    -----
+    No input scaling happens here: X is used as given (converted to ``dtype``). The notes
+    divide MNIST pixels by 255 before training; ``cmlp.datasets`` loaders return raw
+    0-255 values and the ``cmlp`` command divides by 255.
+
+    Examples
+    --------
+    >>> import numpy as np, cmlp
+    >>> X = np.array([[0, 0], [0, 1], [1, 0], [1, 1]])
+    >>> net = cmlp.Network([2, 4, 1], seed=0)
+    >>> history = net.fit(X, [0, 1, 1, 0], epochs=3000, lr=0.5, verbose=0)
+    >>> net.predict(X)
+    array([0, 1, 1, 0])
+    """
+
+    def __init__(self, layers, activation="sigmoid", output=None, loss="tse", init="uniform",
+                 dtype="float64", seed=None):
+        self._configure(layers, activation, output, loss, init, dtype)
+        self._rng = _check_seed(seed)
+        self._allocate()
+        self._initialize()
+
+    # ------------------------------------------------------------------ construction
+
+    def _configure(self, layers, activation, output, loss, init, dtype):
+        if isinstance(layers, (str, bytes)) or not hasattr(layers, "__len__"):
+            raise TypeError(f"layers must be a sequence of layer sizes such as [784, 500, 200, "
+                            f"10], got {type(layers).__name__} {layers!r}")
+        if len(layers) < 2:
+            raise ValueError(f"layers must have at least 2 sizes (inputs and outputs), "
+                             f"got {list(layers)!r}")
+        sizes = tuple(check_int(f"layers[{i}]", n, 1) for i, n in enumerate(layers))
+        n_hidden = len(sizes) - 2
+        if isinstance(activation, str):
+            hidden = (check_choice("activation", activation, ACTIVATIONS),) * n_hidden
+            default_out = activation
+        else:
+            if not hasattr(activation, "__len__"):
+                raise TypeError(f"activation must be a name or a list of names, got "
+                                f"{type(activation).__name__}")
+            if len(activation) != n_hidden:
+                raise ValueError(f"activation: expected one name per hidden layer "
+                                 f"({n_hidden}), got {len(activation)}")
+            hidden = tuple(check_choice(f"activation[{i}]", a, ACTIVATIONS)
+                           for i, a in enumerate(activation))
+            default_out = hidden[-1] if hidden else "sigmoid"
+        loss = check_choice("loss", loss, LOSSES)
+        if output is None:
+            if loss == "cross_entropy":
+                output = "softmax" if sizes[-1] > 1 else "sigmoid"
+            else:
+                output = default_out
+        output = check_choice("output", output, OUTPUTS)
+        if output == "softmax" and sizes[-1] < 2:
+            raise ValueError("output='softmax' needs at least 2 output units; use 'sigmoid' "
+                             "for a single output")
+        if loss == "cross_entropy" and output not in ("softmax", "sigmoid"):
+            raise ValueError(f"loss='cross_entropy' needs a softmax or sigmoid output, got "
+                             f"output={output!r}")
+        self._layers = sizes
+        self._activations = hidden + (output,)
+        self._loss = loss
+        self._init = check_choice("init", init, INITS)
+        self._dtype = as_float_dtype(dtype)
+        self._arch = _core.Arch(np.array(sizes, dtype=np.intp),
+                                np.array([_core.ACTIVATION_CODES[a] for a in self._activations],
+                                         dtype=np.intc),
+                                _core.LOSS_CODES[loss])
+        self._lock = threading.RLock()
+
+    def _allocate(self):
+        """One flat buffer; weights and biases are views into it."""
+        self._params = np.zeros(self._arch.n_params, dtype=self._dtype)
+        W, b, off = [], [], 0
+        for n_in, n_out in zip(self._layers[:-1], self._layers[1:]):
+            W.append(self._params[off:off + n_in * n_out].reshape(n_in, n_out))
+            off += n_in * n_out
+            b.append(self._params[off:off + n_out])
+            off += n_out
+        self._W, self._b = tuple(W), tuple(b)
+
+    def _initialize(self):
+        rng = self._rng
+        for W, b in zip(self._W, self._b):
+            n_in, n_out = W.shape
+            if self._init == "uniform":
+                W[...] = 0.5 - rng.random((n_in, n_out))  # the notes: 0.5 - np.random.rand
+            elif self._init == "xavier":
+                r = np.sqrt(6.0 / (n_in + n_out))
+                W[...] = rng.uniform(-r, r, (n_in, n_out))
+            else:  # he
+                W[...] = rng.standard_normal((n_in, n_out)) * np.sqrt(2.0 / n_in)
+            b[...] = 0
+
+    # ------------------------------------------------------------------ description
+
+    @property
+    def layers(self):
+        """Layer sizes ``(n_0, ..., n_L)``."""
+        return self._layers
+
+    @property
+    def activations(self):
+        """Activation of each layer ``1..L`` (the last is the output's)."""
+        return self._activations
+
+    @property
+    def output(self):
+        return self._activations[-1]
+
+    @property
+    def loss(self):
+        return self._loss
+
+    @property
+    def init(self):
+        return self._init
+
+    @property
+    def dtype(self):
+        return self._dtype
+
+    @property
+    def n_params(self):
+        """Number of weights and biases."""
+        return self._params.shape[0]
+
+    @property
+    def is_classifier(self):
+        """True when outputs are class scores (sigmoid, softmax or tanh output)."""
+        return self.output in CLASSIFICATION_OUTPUTS
+
+    def __repr__(self):
+        hidden = self._activations[:-1]
+        act = hidden[0] if len(set(hidden)) == 1 else list(hidden)
+        if not hidden:
+            act = self.output
+        return (f"Network(layers={list(self._layers)}, activation={act!r}, "
+                f"output={self.output!r}, loss={self._loss!r}, init={self._init!r}, "
+                f"dtype={self._dtype.name!r})")
+
+    # ------------------------------------------------------------------ parameters
+
+    @property
+    def params(self):
+        """All parameters ``[W_1, b_1, ..., W_L, b_L]`` as one flat, writable view."""
+        return self._params
+
+    @params.setter
+    def params(self, value):
+        arr = as_numeric_array(value, "params")
+        if arr.shape != self._params.shape:
+            raise ValueError(f"params must have shape {self._params.shape}, got {arr.shape}")
+        self._set_checked(self._params, arr, "params")
+
+    @property
+    def weights(self):
+        """``(W_1, ..., W_L)``, live views of shapes ``(n_{i-1}, n_i)``."""
+        return self._W
+
+    @weights.setter
+    def weights(self, values):
+        self._assign("weights", self._W, values)
+
+    @property
+    def biases(self):
+        """``(b_1, ..., b_L)``, live views of shapes ``(n_i,)``."""
+        return self._b
+
+    @biases.setter
+    def biases(self, values):
+        self._assign("biases", self._b, values)
+
+    def _assign(self, name, targets, values):
+        if isinstance(values, np.ndarray) or not hasattr(values, "__len__"):
+            raise TypeError(f"{name} must be a list of {len(targets)} arrays")
+        if len(values) != len(targets):
+            raise ValueError(f"{name}: expected {len(targets)} arrays (one per layer), "
+                             f"got {len(values)}")
+        arrays = []
+        for i, (t, v) in enumerate(zip(targets, values)):
+            a = as_numeric_array(v, f"{name}[{i}]")
+            if name == "biases" and a.shape == (t.shape[0], 1):
+                a = a.reshape(-1)  # the notes keep biases as (n, 1) columns
+            if a.shape != t.shape:
+                raise ValueError(f"{name}[{i}] must have shape {t.shape}, got {a.shape}")
+            arrays.append(a)
+        for i, (t, a) in enumerate(zip(targets, arrays)):
+            self._set_checked(t, a, f"{name}[{i}]")
+
+    def _set_checked(self, target, arr, name):
+        converted = np.asarray(arr, dtype=self._dtype)
+        if not np.isfinite(converted).all():
+            raise ValueError(f"{name} contains NaN or infinity (or values too large for "
+                             f"{self._dtype.name})")
+        target[...] = converted
+
+    def copy(self):
+        """An independent network with the same configuration, parameters and generator."""
+        new = Network.__new__(Network)
+        new.__setstate__(self.__getstate__())
+        return new
+
+    def __getstate__(self):
+        return {
+            "layers": list(self._layers),
+            "activations": list(self._activations),
+            "loss": self._loss,
+            "init": self._init,
+            "dtype": self._dtype.name,
+            "params": self._params.copy(),
+            "rng_state": self._rng.bit_generator.state,
+        }
+
+    def __setstate__(self, state):
+        acts = state["activations"]
+        self._configure(state["layers"], acts[:-1] if len(acts) > 1 else "sigmoid", acts[-1],
+                        state["loss"], state["init"], state["dtype"])
+        self._allocate()
+        self._params[...] = state["params"]
+        self._rng = np.random.Generator(np.random.PCG64())
+        self._rng.bit_generator.state = state["rng_state"]
+
+    # ------------------------------------------------------------------ inference
+
+    def _inputs(self, X, allow_1d=True):
+        X2, single = check_X(X, self._layers[0], self._dtype, allow_1d=allow_1d)
+        return X2, single
+
+    def forward(self, X):
+        """Feed X forward through the network.
+
+        Parameters
+        ----------
+        X : array-like of shape (N, n_0) or (n_0,)
+            Samples in rows (any numeric dtype; converted once to the network's dtype).
+
+        Returns
+        -------
+        ndarray of shape (N, n_L), or (n_L,) for a single sample
+            The outputs ``y = a_L``, in the network's dtype.
+        """
+        X2, single = self._inputs(X)
+        Y = np.empty((X2.shape[0], self._layers[-1]), dtype=self._dtype)
+        with self._lock:
+            _core.forward(self._arch, self._params, X2, Y)
+        return Y[0] if single else Y
+
+    def predict(self, X):
+        """Predicted class labels, or outputs for a regression network.
+
+        For classification outputs (softmax, sigmoid, tanh) returns int64 labels of shape
+        (N,): the argmax over several outputs; with one output unit, ``y > 0.5`` for
+        sigmoid and ``y > 0`` for tanh. For identity, relu, leaky_relu and elu outputs
+        returns the outputs themselves (N, n_L), in the network's dtype.
+        """
+        Y = self.forward(X)
+        if not self.is_classifier:
+            return Y
+        single = Y.ndim == 1
+        Y2 = Y.reshape(1, -1) if single else Y
+        if Y2.shape[1] == 1:
+            threshold = 0.5 if self.output == "sigmoid" else 0.0
+            labels = (Y2[:, 0] > threshold).astype(np.int64)
+        else:
+            labels = np.argmax(Y2, axis=1).astype(np.int64)
+        return labels[0] if single else labels
+
+    def score(self, X, y):
+        """Accuracy for a classification network; R^2 for a regression network.
+
+        y takes the same forms as in :meth:`fit`: labels, or a 2-D target array (for
+        classification its argmax, or ``> threshold`` for one output unit, gives the labels).
+        """
+        X2, _ = self._inputs(X, allow_1d=False)
+        if X2.shape[0] == 0:
+            raise ValueError("X has no rows; score needs at least one sample")
+        if not self.is_classifier:
+            T = as_targets(y, X2.shape[0], self._layers[-1], np.float64)
+            Y = self.forward(X2).astype(np.float64)
+            ss_res = ((T - Y) ** 2).sum()
+            ss_tot = ((T - T.mean(axis=0)) ** 2).sum()
+            return float(1.0 - ss_res / ss_tot) if ss_tot > 0 else float(ss_res == 0)
+        arr = as_numeric_array(y, "y")
+        K = self._layers[-1]
+        if arr.ndim == 2:
+            T = as_targets(arr, X2.shape[0], K, np.float64)
+            threshold = 0.5 if self.output == "sigmoid" else 0.0
+            labels = (T[:, 0] > threshold).astype(np.int64) if K == 1 else T.argmax(axis=1)
+        else:
+            if arr.shape[0] != X2.shape[0]:
+                raise ValueError(f"y has {arr.shape[0]} rows, but X has {X2.shape[0]}")
+            labels = as_labels(arr, max(K, 2), "y")
+        return float(np.mean(self.predict(X2) == labels))
+
+    def cost(self, X, y):
+        """The whole-set cost: for ``tse`` the sum over rows of ``||t - y||^2`` (the notes'
+        TSEcost); for ``mse`` and ``cross_entropy`` the mean over rows of the per-sample
+        loss. y takes the same forms as in :meth:`fit`."""
+        X2, _ = self._inputs(X, allow_1d=False)
+        T = as_targets(y, X2.shape[0], self._layers[-1], self._dtype)
+        with self._lock:
+            return self._cost(X2, T)
+
+    def _cost(self, X2, T):
+        total = _core.loss(self._arch, self._params, X2, T)
+        if self._loss == "tse" or X2.shape[0] == 0:
+            return float(total)
+        return float(total / X2.shape[0])
+
+    def gradients(self, X, y):
+        """Gradient of the whole-set cost (see :meth:`cost`) with respect to every parameter.
+
+        Returns
+        -------
+        dW : list of ndarray
+            ``dW[i]`` of shape ``(n_i, n_{i+1})``, like ``weights[i]``.
+        db : list of ndarray
+            ``db[i]`` of shape ``(n_{i+1},)``, like ``biases[i]``.
+
+        The network is not changed. For ``tse`` this is the sum over rows of the notes'
+        ``a_{i-1} S_i^T`` and ``S_i``; for ``mse`` and ``cross_entropy`` the mean.
+        """
+        X2, _ = self._inputs(X, allow_1d=False)
+        if X2.shape[0] == 0:
+            raise ValueError("X has no rows; gradients need at least one sample")
+        T = as_targets(y, X2.shape[0], self._layers[-1], self._dtype)
+        grad = np.zeros_like(self._params)
+        with self._lock:
+            _core.gradients(self._arch, self._params, X2, T, grad)
+        if self._loss != "tse":
+            grad /= X2.shape[0]
+        return self._split(grad)
+
+    def _split(self, flat):
+        dW, db, off = [], [], 0
+        for n_in, n_out in zip(self._layers[:-1], self._layers[1:]):
+            dW.append(flat[off:off + n_in * n_out].reshape(n_in, n_out))
+            off += n_in * n_out
+            db.append(flat[off:off + n_out])
+            off += n_out
+        return dW, db
+
+    # ------------------------------------------------------------------ training
+
+    def fit(self, X, y, epochs=10, lr=0.1, batch_size=1, shuffle=True, seed=None, verbose=1,
+            on_nonfinite="raise"):
+        """Train with gradient descent; returns a :class:`History`.
+
+        With ``batch_size=1`` (the default) this is exactly the notes' stochastic gradient
+        descent: each epoch visits the rows in a random permutation (without replacement)
+        and after every sample updates ``W_i -= lr a_{i-1} S_i^T``, ``b_i -= lr S_i`` for
+        every layer, all ``S_i`` computed from the weights before that sample's update. The
+        whole epoch runs in C without the GIL.
+
+        With ``batch_size = B > 1`` each step uses ``lr`` times the mean over the batch of
+        the per-sample gradients (``batch_size=None`` or ``"full"``: the whole set, i.e.
+        full-batch gradient descent as in the notes' logic-gate code).
+
+        Parameters
+        ----------
+        X : array-like of shape (N, n_0)
+            Training samples in rows, used as given (no scaling; see the class notes).
+        y : array-like of shape (N,) or (N, n_L)
+            1-D class labels (one-hot encoded inside when there are several outputs; with
+            one output unit, the target value itself), or a 2-D target array.
+        epochs : int, default 10
+            Passes over the training set.
+        lr : float, default 0.1
+            Learning rate (the notes' alpha; they use 0.3 for MNIST).
+        batch_size : int, None or "full", default 1
+            Samples per update. Larger than N is clipped to N with a warning.
+        shuffle : bool, default True
+            Visit the rows in a fresh random permutation each epoch; False: in given order.
+        seed : None, int or numpy.random.Generator
+            None continues the network's own generator; otherwise a fresh generator for
+            this call (the network's generator is not advanced).
+        verbose : int, default 1
+            0: silent; 1 or more: a progress bar over epochs with the cost.
+        on_nonfinite : {"raise", "warn"}, default "raise"
+            What happens when a loss becomes NaN or infinite (e.g. a learning rate far too
+            large). "raise": stop with ``FloatingPointError``; the parameters are those after
+            the last sample (or batch) whose loss was finite, and the partial History is the
+            exception's ``history`` attribute. "warn": finish training, warn with a
+            ``RuntimeWarning``; the History shows the non-finite costs.
+
+        Returns
+        -------
+        History
+            ``history.cost[e]`` is the whole-set cost (see :meth:`cost`) on the training set
+            after epoch ``e``, computed with that epoch's final weights, as the notes'
+            ``TSEcost``.
+        """
+        epochs = check_int("epochs", epochs, 1)
+        lr = check_float("lr", lr, 0.0, strict=True)
+        shuffle = check_bool("shuffle", shuffle)
+        verbose = check_int("verbose", verbose, 0)
+        on_nonfinite = check_choice("on_nonfinite", on_nonfinite, ("raise", "warn"))
+        X2, _ = self._inputs(X, allow_1d=False)
+        N = X2.shape[0]
+        if N == 0:
+            raise ValueError("X has no rows; fit needs at least one sample")
+        B = self._check_batch_size(batch_size, N)
+        T = as_targets(y, N, self._layers[-1], self._dtype)
+        # the C kernels assume the data never overlaps the parameters they update
+        if np.may_share_memory(X2, self._params):
+            X2 = X2.copy()
+        if np.may_share_memory(T, self._params):
+            T = T.copy()
+        rng = self._rng if seed is None else _check_seed(seed)
+        history = History(self._loss, lr, B)
+        with self._lock:
+            self._train(X2, T, epochs, lr, B, shuffle, rng, verbose, on_nonfinite, history)
+        return history
+
+    @staticmethod
+    def _check_batch_size(batch_size, N):
+        if batch_size is None or (isinstance(batch_size, str) and batch_size == "full"):
+            return N
+        if isinstance(batch_size, str):
+            raise ValueError(f"batch_size must be a positive integer, None or 'full', "
+                             f"got {batch_size!r}")
+        B = check_int("batch_size", batch_size, 1)
+        if B > N:
+            warnings.warn(f"batch_size={B} is larger than the number of samples ({N}); "
+                          f"using {N}", UserWarning, stacklevel=3)
+            B = N
+        return B
+
+    def _train(self, X, T, epochs, lr, B, shuffle, rng, verbose, on_nonfinite, history):
+        N = X.shape[0]
+        stop = on_nonfinite == "raise"
+        bar = tqdm(total=epochs, desc="fit", unit="epoch", disable=verbose == 0, leave=True)
+        buffers = None
+        if B > 1:
+            buffers = (np.empty((B, X.shape[1]), self._dtype),
+                       np.empty((B, T.shape[1]), self._dtype),
+                       np.empty_like(self._params))
+        try:
+            for epoch in range(epochs):
+                t0 = time.perf_counter()
+                perm = rng.permutation(N) if shuffle else np.arange(N, dtype=np.int64)
+                perm = perm.astype(np.int64, copy=False)
+                if B == 1:
+                    status, done, _ = _core.sgd_epoch(self._arch, self._params, X, T, perm, lr,
+                                                      stop)
+                    bad = status != 0
+                else:
+                    bad, done = self._minibatch_epoch(X, T, perm, lr, B, stop, buffers)
+                if bad:
+                    where = (f"sample {done + 1} (row {perm[done]})" if B == 1 else
+                             f"the batch starting at sample {done + 1}")
+                    err = FloatingPointError(
+                        f"the loss became NaN or infinite in epoch {epoch + 1} at {where}; "
+                        f"training stopped and the parameters are those after the previous "
+                        f"{'sample' if B == 1 else 'batch'}. Try a smaller lr (got {lr:g}).")
+                    history._stop("nonfinite", epoch)
+                    err.history = history
+                    raise err
+                cost = self._cost(X, T)
+                history._append(cost, time.perf_counter() - t0)
+                if not np.isfinite(cost) or not np.isfinite(self._params).all():
+                    if stop:
+                        history._stop("nonfinite", epoch)
+                        err = FloatingPointError(
+                            f"the cost after epoch {epoch + 1} is {cost} (or a parameter is not "
+                            f"finite); training stopped. Try a smaller lr (got {lr:g}).")
+                        err.history = history
+                        raise err
+                    if "nonfinite" not in history.warnings:
+                        history.warnings.append("nonfinite")
+                        warnings.warn(f"the cost became {cost} in epoch {epoch + 1}; "
+                                      f"training continued because on_nonfinite='warn'",
+                                      RuntimeWarning, stacklevel=3)
+                bar.set_postfix(cost=f"{cost:.6g}", refresh=False)
+                bar.update(1)
+        finally:
+            bar.close()
+
+    def _minibatch_epoch(self, X, T, perm, lr, B, stop, buffers):
+        """Minibatch gradient descent over one epoch; returns (non-finite?, first row)."""
+        Xb, Tb, grad = buffers
+        N = X.shape[0]
+        for start in range(0, N, B):
+            rows = perm[start:start + B]
+            m = rows.shape[0]
+            xb, tb = Xb[:m], Tb[:m]
+            np.take(X, rows, axis=0, out=xb)
+            np.take(T, rows, axis=0, out=tb)
+            grad[...] = 0
+            total = _core.gradients(self._arch, self._params, xb, tb, grad)
+            if stop and not np.isfinite(total):
+                return True, start
+            _core.sgd_update(self._params, grad, lr / m)
+        return False, N

@@ -1,0 +1,225 @@
+"""A pure-NumPy transcription of the course notes' algorithm: the oracle for the C kernels.
+
+This module reads like the notes (``shaw_14_ann_2025``, sections 1.2.4 to 1.2.24) and is
+never optimised: it works in float64, one sample at a time, with column vectors, and it
+forms the diagonal matrix of activation derivatives ``A = np.diagflat(...)`` exactly as the
+notes do. It never imports ``cmlp._core``. Every kernel of cmlp is tested against it.
+
+Notation (the notes'): ``a_0 = x``; for ``i = 1..L``: ``n_i = W_i^T a_{i-1} + b_i`` and
+``a_i = sigma_i(n_i)``; ``y = a_L``. The output delta is ``S_L = dF/dn_L`` (for the TSE
+loss, ``S_L = -2 A_L e`` with ``e = t - y``), and backpropagation is
+``S_{i-1} = A_{i-1} W_i S_i``; then ``dF/dW_i = a_{i-1} S_i^T`` and ``dF/db_i = S_i``.
+
+Python lists are 0-based: ``weights[0]`` is the notes' ``W_1`` and ``a[0]`` is ``a_0``.
+Biases are column vectors ``(n_i, 1)`` here, as in the notes.
+"""
+import numpy as np
+
+__all__ = [
+    "activation",
+    "activation_derivative",
+    "loss_term",
+    "output_delta",
+    "forward",
+    "feedforward",
+    "backprop",
+    "gradients",
+    "total_cost",
+    "sgd_epoch",
+    "minibatch_step",
+]
+
+
+def activation(name, n):
+    """sigma(n) for one layer; n of shape (n_i, 1) or (n_i,)."""
+    if name == "sigmoid":
+        return 1 / (1 + np.exp(-n))  # the notes' sigmoid
+    if name == "tanh":
+        return np.tanh(n)
+    if name == "relu":
+        return np.maximum(0, n)  # the notes' ReLU
+    if name == "leaky_relu":
+        return np.where(n > 0, n, 0.01 * n)
+    if name == "elu":
+        return np.where(n > 0, n, np.expm1(np.minimum(n, 0)))
+    if name == "identity":
+        return n.copy()
+    if name == "softmax":
+        e = np.exp(n - n.max())
+        return e / e.sum()
+    raise ValueError(f"unknown activation {name!r}")
+
+
+def activation_derivative(name, n):
+    """sigma'(n), elementwise, from the pre-activation n (not for softmax)."""
+    if name == "sigmoid":
+        s = activation("sigmoid", n)
+        return s * (1 - s)  # the notes' Diff_sigmoid
+    if name == "tanh":
+        return 1 - np.tanh(n) ** 2
+    if name == "relu":
+        return np.heaviside(n, 0)  # the notes' Diff_ReLU
+    if name == "leaky_relu":
+        return np.where(n > 0, 1.0, 0.01)
+    if name == "elu":
+        return np.where(n > 0, 1.0, np.exp(np.minimum(n, 0)))
+    if name == "identity":
+        return np.ones_like(n)
+    raise ValueError(f"no elementwise derivative for {name!r}")
+
+
+def _clip(y):
+    eps = np.finfo(np.float64).eps  # as scikit-learn clips probabilities
+    return np.clip(y, eps, 1 - eps)
+
+
+def loss_term(loss, output, t, y):
+    """The loss of one sample (a float).
+
+    tse: ||t - y||^2 (the notes); mse: 1/2 ||t - y||^2; cross_entropy: -sum t log y for a
+    softmax output, -sum [t log y + (1 - t) log(1 - y)] for sigmoid outputs.
+    """
+    e = t - y
+    if loss == "tse":
+        return float((e * e).sum())
+    if loss == "mse":
+        return float(0.5 * (e * e).sum())
+    if loss == "cross_entropy":
+        yc = _clip(y)
+        if output == "softmax":
+            return float(-(t * np.log(yc)).sum())
+        return float(-(t * np.log(yc) + (1 - t) * np.log(1 - yc)).sum())
+    raise ValueError(f"unknown loss {loss!r}")
+
+
+def output_delta(loss, output, t, y, n):
+    """S_L = dF/dn_L for one sample; t, y, n of shape (n_L, 1)."""
+    if loss == "cross_entropy":
+        # dF/dy = -t/y (+ (1-t)/(1-y) for sigmoid); multiplied by the output Jacobian this
+        # simplifies, as every text on softmax/cross-entropy shows:
+        if output == "softmax":
+            return y * t.sum() - t
+        return y - t
+    if loss == "tse":
+        g = -2 * (t - y)  # dF/dy for F = ||t - y||^2
+    else:
+        g = -(t - y)  # dF/dy for F = 1/2 ||t - y||^2
+    if output == "softmax":
+        J = np.diagflat(y) - y @ y.T  # the softmax Jacobian dy/dn is not diagonal
+        return J @ g
+    A = np.diagflat(activation_derivative(output, n))
+    return A @ g  # the notes: S_L = -2 A_L e
+
+
+def feedforward(weights, biases, activations, x):
+    """The notes' feed-forward for one sample x of shape (n_0,) or (n_0, 1).
+
+    Returns the lists ``a = [a_0, ..., a_L]`` and ``n = [None, n_1, ..., n_L]`` (column
+    vectors), so that ``n[i]`` and ``a[i]`` carry the notes' indices.
+    """
+    a = [np.asarray(x, dtype=np.float64).reshape(-1, 1)]
+    n = [None]
+    for W, b, act in zip(weights, biases, activations):
+        n.append(W.T @ a[-1] + b)
+        a.append(activation(act, n[-1]))
+    return a, n
+
+
+def forward(weights, biases, activations, X):
+    """Outputs y for every row of X (N, n_0), one sample at a time; returns (N, n_L)."""
+    X = np.asarray(X, dtype=np.float64)
+    rows = [feedforward(weights, biases, activations, x)[0][-1].ravel() for x in X]
+    return np.array(rows).reshape(X.shape[0], weights[-1].shape[1])
+
+
+def backprop(weights, biases, activations, loss, x, t):
+    """The notes' backpropagation for one sample.
+
+    Returns ``(dW, db, F)``: lists of dF/dW_i (n_{i-1}, n_i) and dF/db_i (n_i, 1), and the
+    sample's loss F.
+    """
+    a, n = feedforward(weights, biases, activations, x)
+    t = np.asarray(t, dtype=np.float64).reshape(-1, 1)
+    L = len(weights)
+    S = [None] * (L + 1)  # S[i] is the notes' S_i
+    S[L] = output_delta(loss, activations[-1], t, a[L], n[L])
+    for i in range(L, 1, -1):  # i = L, L-1, ..., 2
+        A = np.diagflat(activation_derivative(activations[i - 2], n[i - 1]))  # A_{i-1}
+        S[i - 1] = A @ weights[i - 1] @ S[i]  # S_{i-1} = A_{i-1} W_i S_i
+    dW = [a[i - 1] @ S[i].T for i in range(1, L + 1)]  # a_{i-1} S_i^T
+    db = [S[i] for i in range(1, L + 1)]
+    return dW, db, loss_term(loss, activations[-1], t, a[L])
+
+
+def _whole_set_scale(loss, N):
+    # tse is the notes' sum over samples; mse and cross_entropy are means.
+    return 1.0 if loss == "tse" else 1.0 / N
+
+
+def gradients(weights, biases, activations, loss, X, T):
+    """Gradient of the whole-set cost (tse: sum over rows; mse, cross_entropy: mean).
+
+    Returns ``(dW, db, cost)`` with dW[i] (n_{i-1}, n_i) and db[i] (n_i, 1).
+    """
+    dW = [np.zeros_like(W, dtype=np.float64) for W in weights]
+    db = [np.zeros((W.shape[1], 1)) for W in weights]
+    cost = 0.0
+    for x, t in zip(X, T):
+        gW, gb, F = backprop(weights, biases, activations, loss, x, t)
+        for i in range(len(weights)):
+            dW[i] += gW[i]
+            db[i] += gb[i]
+        cost += F
+    s = _whole_set_scale(loss, len(X))
+    return [g * s for g in dW], [g * s for g in db], cost * s
+
+
+def total_cost(weights, biases, activations, loss, X, T):
+    """The whole-set cost: the notes' TSEcost loop (sum) for tse, the mean otherwise."""
+    cost = 0.0
+    for x, t in zip(X, T):
+        a, _ = feedforward(weights, biases, activations, x)
+        cost += loss_term(loss, activations[-1], np.asarray(t, dtype=np.float64).reshape(-1, 1),
+                          a[-1])
+    return cost * _whole_set_scale(loss, len(X))
+
+
+def _copy_params(weights, biases):
+    W = [np.array(w, dtype=np.float64) for w in weights]
+    b = [np.array(v, dtype=np.float64).reshape(-1, 1) for v in biases]
+    return W, b
+
+
+def sgd_epoch(weights, biases, activations, loss, X, T, perm, alpha):
+    """One epoch of the notes' per-sample SGD over the rows ``perm`` of X.
+
+    For each sample: feed forward, compute every S from the current weights, then update
+    ``W_i <- W_i - alpha a_{i-1} S_i^T`` and ``b_i <- b_i - alpha S_i`` for every layer.
+    Returns new lists ``(weights, biases)``; the inputs are not modified.
+    """
+    W, b = _copy_params(weights, biases)
+    for j in perm:
+        dW, db, _ = backprop(W, b, activations, loss, X[j], T[j])
+        for i in range(len(W)):
+            W[i] = W[i] - alpha * dW[i]
+            b[i] = b[i] - alpha * db[i]
+    return W, b
+
+
+def minibatch_step(weights, biases, activations, loss, X, T, rows, alpha):
+    """One minibatch gradient-descent step: the mean over ``rows`` of the per-sample
+    gradients, times alpha. With one row this is exactly a step of :func:`sgd_epoch`.
+    Returns new lists ``(weights, biases)``."""
+    W, b = _copy_params(weights, biases)
+    gW = [np.zeros_like(w) for w in W]
+    gb = [np.zeros_like(v) for v in b]
+    for j in rows:
+        dW, db, _ = backprop(W, b, activations, loss, X[j], T[j])
+        for i in range(len(W)):
+            gW[i] += dW[i]
+            gb[i] += db[i]
+    B = len(rows)
+    for i in range(len(W)):
+        W[i] = W[i] - alpha * (gW[i] / B)
+        b[i] = b[i] - alpha * (gb[i] / B)
+    return W, b
