@@ -278,17 +278,22 @@ def dense_forward(floating[:, ::1] a, const floating[:, ::1] x, const floating[:
                               &b[0], B, I, O, act)
 
 
-def dense_backward(floating[:, ::1] dx, floating[:, ::1] dW, floating[::1] db,
+def dense_backward(dx, floating[:, ::1] dW, floating[::1] db,
                    const floating[:, ::1] dz, const floating[:, ::1] x, const floating[:, ::1] W,
                    int act_x):
     """dW += x^T dz, db += sum_rows dz, dx = (dz W^T) * act_x'(x) (dx may be None)."""
+    cdef floating[:, ::1] dxv
+    cdef floating *dxp = NULL
+    if dx is not None:
+        dxv = dx
+        dxp = &dxv[0, 0] if dxv.shape[0] * dxv.shape[1] > 0 else NULL
     cdef Py_ssize_t B = x.shape[0], I = x.shape[1], O = W.shape[1]
     _check_shape("W", (W.shape[0], W.shape[1]), (I, O))
     _check_shape("dz", (dz.shape[0], dz.shape[1]), (B, O))
     _check_shape("dW", (dW.shape[0], dW.shape[1]), (I, O))
     _check_shape("db", (db.shape[0],), (O,))
     if dx is not None:
-        _check_shape("dx", (dx.shape[0], dx.shape[1]), (B, I))
+        _check_shape("dx", (dxv.shape[0], dxv.shape[1]), (B, I))
     if act_x < 0 or act_x >= CMLP_N_ACT or act_x == CMLP_SOFTMAX:
         raise ValueError(f"act_x: no elementwise derivative for activation code {act_x}")
     for out_name, out in (("dx", dx), ("dW", dW), ("db", db)):
@@ -298,9 +303,6 @@ def dense_backward(floating[:, ::1] dx, floating[:, ::1] dW, floating[::1] db,
             _check_disjoint(out_name, out, name, arr)
     if B * I * O == 0:
         return
-    cdef floating *dxp = NULL
-    if dx is not None:
-        dxp = &dx[0, 0]
     with nogil:
         if floating is double:
             dense_backward_f64(dxp, &dW[0, 0], &db[0], &dz[0, 0], &x[0, 0], &W[0, 0], B, I, O,
@@ -310,14 +312,19 @@ def dense_backward(floating[:, ::1] dx, floating[:, ::1] dW, floating[::1] db,
                                act_x)
 
 
-def dense_backward_sgd(floating[::1] dx, floating[:, ::1] W, floating[::1] b,
+def dense_backward_sgd(dx, floating[:, ::1] W, floating[::1] b,
                        const floating[::1] s, const floating[::1] x, double lr, int act_x):
     """dx = (W s) * act_x'(x) with the old W (dx may be None), then W -= lr x s^T, b -= lr s."""
+    cdef floating[::1] dxv
+    cdef floating *dxp = NULL
+    if dx is not None:
+        dxv = dx
+        dxp = &dxv[0] if dxv.shape[0] > 0 else NULL
     cdef Py_ssize_t I = x.shape[0], O = s.shape[0]
     _check_shape("W", (W.shape[0], W.shape[1]), (I, O))
     _check_shape("b", (b.shape[0],), (O,))
     if dx is not None:
-        _check_shape("dx", (dx.shape[0],), (I,))
+        _check_shape("dx", (dxv.shape[0],), (I,))
     if act_x < 0 or act_x >= CMLP_N_ACT or act_x == CMLP_SOFTMAX:
         raise ValueError(f"act_x: no elementwise derivative for activation code {act_x}")
     for out_name, out in (("dx", dx), ("W", W), ("b", b)):
@@ -327,9 +334,6 @@ def dense_backward_sgd(floating[::1] dx, floating[:, ::1] W, floating[::1] b,
             _check_disjoint(out_name, out, name, arr)
     if I * O == 0:
         return
-    cdef floating *dxp = NULL
-    if dx is not None:
-        dxp = &dx[0]
     with nogil:
         if floating is double:
             dense_backward_sgd_f64(dxp, &W[0, 0], &b[0], &s[0], &x[0], lr, I, O, act_x)
