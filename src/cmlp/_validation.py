@@ -74,7 +74,8 @@ def as_numeric_array(value, name):
 
 def to_float_c(arr, dtype, name):
     """One C-contiguous copy in dtype (none if arr already is one), checked finite."""
-    out = np.ascontiguousarray(arr, dtype=dtype)
+    with np.errstate(over="ignore"):  # an overflow is reported below, by name
+        out = np.ascontiguousarray(arr, dtype=dtype)
     if arr.dtype.kind == "f" and not np.isfinite(out).all():
         if np.isfinite(arr).all():
             raise ValueError(f"{name} has values too large for {np.dtype(dtype).name}; "
