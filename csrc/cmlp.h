@@ -13,9 +13,11 @@
  *   n  a vector length
  *
  * All arrays are C-contiguous, row-major, and never alias unless a comment says so.
- * Every kernel has a float64 (_f64) and a float32 (_f32) version built from one
- * template (*_tmpl.h). Kernels do not allocate, print or exit; run-time trouble is an
- * int status (CMLP_NONFINITE), which the Cython bridge raises as an exception.
+ * Every kernel has a float64 (_f64) and a float32 (_f32) version built from one template
+ * per concern (activation_tmpl.h, dense_tmpl.h, loss_tmpl.h, optim_tmpl.h, epoch_tmpl.h),
+ * compiled once per instruction set (kernels_base.c, kernels_avx2.c, kernels_avx512.c) and
+ * chosen at run time (dispatch.c, isa.h). Kernels do not allocate, print or exit; run-time
+ * trouble is an int status (CMLP_NONFINITE), which the Cython bridge turns into an exception.
  *
  * Flat parameter buffer (one allocation; Python's weights/biases are views into it):
  *   [W_1 (n_0, n_1) | b_1 (n_1) | W_2 (n_1, n_2) | b_2 (n_2) | ... | W_L | b_L]
@@ -63,6 +65,12 @@ typedef struct cmlp_arch {
     const int *acts;        /* (L) */
     int loss;
 } cmlp_arch;
+
+/* ---- instruction-set variants (dispatch.c): 0 base, 1 avx2, 2 avx512 ---- */
+int cmlp_isa_available(int isa);  /* 1 if this CPU (and build) can run the variant */
+int cmlp_get_isa(void);           /* the variant in use; on first call, the best available */
+int cmlp_set_isa(int isa);        /* 0, or -1 (unchanged) if isa is not available */
+const char *cmlp_isa_name(int isa);
 
 /* ---- sizes of the flat buffers (arch.c) ---- */
 ptrdiff_t cmlp_param_count(const cmlp_arch *arch);        /* P */

@@ -38,3 +38,19 @@ def assert_close(actual, expected, dtype, what=""):
     np.testing.assert_allclose(np.asarray(actual, dtype=np.float64),
                                np.asarray(expected, dtype=np.float64),
                                rtol=RTOL[dt], atol=ATOL[dt], err_msg=what)
+
+
+@pytest.fixture(params=None)
+def each_isa(request):
+    """Run the test once per kernel variant this CPU has (base, avx2, avx512)."""
+    from cmlp import _core
+    previous = _core.get_isa()
+    _core.set_isa(request.param)
+    yield request.param
+    _core.set_isa(previous)
+
+
+def pytest_generate_tests(metafunc):
+    if "each_isa" in metafunc.fixturenames:
+        from cmlp import _core
+        metafunc.parametrize("each_isa", _core.available_isas(), indirect=True)

@@ -24,6 +24,42 @@ def test_extension_is_compiled():
     assert cmlp.Network.__module__ == "cmlp.network"
 
 
+@pytest.fixture(autouse=True)
+def _every_variant(each_isa):
+    """Every kernel test runs under each instruction-set variant available here."""
+    return each_isa
+
+
+def test_variants_are_available_and_selectable():
+    isas = _core.available_isas()
+    assert isas[0] == "base" and _core.get_isa() in isas
+    with pytest.raises(ValueError, match="isa must be one of"):
+        _core.set_isa("sse9")
+    for name in set(_core.ISAS) - set(isas):
+        with pytest.raises(ValueError, match="not available here"):
+            _core.set_isa(name)
+
+
+def test_variants_agree_with_each_other():
+    rng = np.random.default_rng(0)
+    net = cmlp.Network([63, 65, 7, 3], activation="tanh", seed=1)
+    X = _inputs(rng, 40, 63, np.float64)
+    y = rng.integers(0, 3, 40)
+    previous, results = _core.get_isa(), []
+    try:
+        for isa in _core.available_isas():
+            _core.set_isa(isa)
+            n = net.copy()
+            n.fit(X, y, epochs=2, lr=0.1, seed=0, verbose=0)
+            results.append((n.forward(X), n.params.copy()))
+    finally:
+        _core.set_isa(previous)
+    for out, params in results[1:]:
+        # the variants differ only in the order of additions inside dot products
+        np.testing.assert_allclose(out, results[0][0], rtol=1e-12, atol=1e-13)
+        np.testing.assert_allclose(params, results[0][1], rtol=1e-11, atol=1e-13)
+
+
 def _inputs(rng, B, I, dtype, sparse=True):
     x = rng.standard_normal((B, I))
     if sparse:

@@ -37,6 +37,39 @@ ACTIVATION_CODES = {
 }
 LOSS_CODES = {"tse": CMLP_TSE, "mse": CMLP_MSE, "cross_entropy": CMLP_CROSS_ENTROPY}
 BLOCK = CMLP_BLOCK
+ISAS = ("base", "avx2", "avx512")
+
+
+def available_isas():
+    """Names of the kernel variants this CPU and build can run, e.g. ('base', 'avx2')."""
+    return tuple(name for i, name in enumerate(ISAS) if cmlp_isa_available(i))
+
+
+def get_isa():
+    """Name of the kernel variant in use (by default the widest the CPU supports)."""
+    return cmlp_isa_name(cmlp_get_isa()).decode()
+
+
+def set_isa(name):
+    """Use the kernel variant ``name`` ('base', 'avx2' or 'avx512') for every later call.
+
+    For tests and benchmarks; the environment variable ``CMLP_ISA`` does the same at import.
+    Raises ValueError if the CPU or the build does not have that variant.
+    """
+    if name not in ISAS:
+        raise ValueError(f"isa must be one of {ISAS}, got {name!r}")
+    if cmlp_set_isa(ISAS.index(name)) != 0:
+        raise ValueError(f"isa {name!r} is not available here; available: {available_isas()}")
+
+
+def _isa_from_environment():
+    import os
+    name = os.environ.get("CMLP_ISA")
+    if name:
+        set_isa(name)
+
+
+_isa_from_environment()
 
 
 cdef class Arch:

@@ -28,6 +28,11 @@ cdef extern from "cmlp.h" nogil:
         const int *acts
         int loss
 
+    int cmlp_isa_available(int isa)
+    int cmlp_get_isa()
+    int cmlp_set_isa(int isa)
+    const char *cmlp_isa_name(int isa)
+
     Py_ssize_t cmlp_param_count(const cmlp_arch *arch)
     Py_ssize_t cmlp_max_width(const cmlp_arch *arch)
     Py_ssize_t cmlp_sgd_work_size(const cmlp_arch *arch)

@@ -1,0 +1,110 @@
+/* dispatch_tmpl.h -- for one precision: the table of kernel variants and the public entry
+ * points of cmlp.h, each forwarding to the variant of the selected instruction set. */
+
+typedef struct {
+    void (*act_forward)(real *, ptrdiff_t, ptrdiff_t, int);
+    void (*act_backward)(real *, const real *, ptrdiff_t, int);
+    void (*dense_forward)(real *, const real *, const real *, const real *, ptrdiff_t, ptrdiff_t,
+                          ptrdiff_t, int);
+    void (*dense_backward)(real *, real *, real *, const real *, const real *, const real *,
+                           ptrdiff_t, ptrdiff_t, ptrdiff_t, int);
+    void (*dense_backward_sgd)(real *, real *, real *, const real *, const real *, real,
+                               ptrdiff_t, ptrdiff_t, int);
+    double (*loss_forward)(const real *, const real *, ptrdiff_t, ptrdiff_t, int, int);
+    void (*output_delta)(real *, const real *, const real *, ptrdiff_t, ptrdiff_t, int, int);
+    void (*sgd_update)(real *, const real *, real, ptrdiff_t);
+    void (*net_forward)(real *, real *, const real *, const real *, ptrdiff_t,
+                        const cmlp_arch *);
+    double (*net_loss)(real *, const real *, const real *, const real *, ptrdiff_t,
+                       const cmlp_arch *);
+    double (*net_gradients)(real *, real *, const real *, const real *, const real *, ptrdiff_t,
+                            const cmlp_arch *);
+    int (*sgd_epoch)(real *, real *, const real *, const real *, const int64_t *, ptrdiff_t,
+                     const cmlp_arch *, real, int, ptrdiff_t *, double *);
+} FP(kernel_table);
+
+#define CMLP_VARIANT(name, isa) CMLP_CAT3(FP(name), , isa)
+#define CMLP_TABLE(isa)                                                                        \
+    {                                                                                          \
+        CMLP_VARIANT(act_forward, isa), CMLP_VARIANT(act_backward, isa),                       \
+            CMLP_VARIANT(dense_forward, isa), CMLP_VARIANT(dense_backward, isa),               \
+            CMLP_VARIANT(dense_backward_sgd, isa), CMLP_VARIANT(loss_forward, isa),            \
+            CMLP_VARIANT(output_delta, isa), CMLP_VARIANT(sgd_update, isa),                    \
+            CMLP_VARIANT(net_forward, isa), CMLP_VARIANT(net_loss, isa),                       \
+            CMLP_VARIANT(net_gradients, isa), CMLP_VARIANT(sgd_epoch, isa)                     \
+    }
+
+static const FP(kernel_table) FP(tables)[CMLP_N_ISA] = {
+#if CMLP_MULTIVERSION
+    CMLP_TABLE(_base), CMLP_TABLE(_avx2), CMLP_TABLE(_avx512)
+#else
+    CMLP_TABLE(_base), CMLP_TABLE(_base), CMLP_TABLE(_base)
+#endif
+};
+#undef CMLP_TABLE
+#undef CMLP_VARIANT
+
+#define K (FP(tables)[cmlp_get_isa()])
+
+void FP(act_forward)(real *a, ptrdiff_t B, ptrdiff_t O, int act) { K.act_forward(a, B, O, act); }
+
+void FP(act_backward)(real *d, const real *a, ptrdiff_t n, int act) { K.act_backward(d, a, n, act); }
+
+void FP(dense_forward)(real *a, const real *x, const real *W, const real *b, ptrdiff_t B,
+                       ptrdiff_t I, ptrdiff_t O, int act)
+{
+    K.dense_forward(a, x, W, b, B, I, O, act);
+}
+
+void FP(dense_backward)(real *dx, real *dW, real *db, const real *dz, const real *x,
+                        const real *W, ptrdiff_t B, ptrdiff_t I, ptrdiff_t O, int act_x)
+{
+    K.dense_backward(dx, dW, db, dz, x, W, B, I, O, act_x);
+}
+
+void FP(dense_backward_sgd)(real *dx, real *W, real *b, const real *s, const real *x, real lr,
+                            ptrdiff_t I, ptrdiff_t O, int act_x)
+{
+    K.dense_backward_sgd(dx, W, b, s, x, lr, I, O, act_x);
+}
+
+double FP(loss_forward)(const real *y, const real *t, ptrdiff_t B, ptrdiff_t Kout, int loss,
+                        int out_act)
+{
+    return K.loss_forward(y, t, B, Kout, loss, out_act);
+}
+
+void FP(output_delta)(real *S, const real *y, const real *t, ptrdiff_t B, ptrdiff_t Kout,
+                      int loss, int out_act)
+{
+    K.output_delta(S, y, t, B, Kout, loss, out_act);
+}
+
+void FP(sgd_update)(real *p, const real *g, real lr, ptrdiff_t P) { K.sgd_update(p, g, lr, P); }
+
+void FP(net_forward)(real *Y, real *work, const real *params, const real *X, ptrdiff_t N,
+                     const cmlp_arch *arch)
+{
+    K.net_forward(Y, work, params, X, N, arch);
+}
+
+double FP(net_loss)(real *work, const real *params, const real *X, const real *T, ptrdiff_t N,
+                    const cmlp_arch *arch)
+{
+    return K.net_loss(work, params, X, T, N, arch);
+}
+
+double FP(net_gradients)(real *grad, real *work, const real *params, const real *X,
+                         const real *T, ptrdiff_t N, const cmlp_arch *arch)
+{
+    return K.net_gradients(grad, work, params, X, T, N, arch);
+}
+
+int FP(sgd_epoch)(real *params, real *work, const real *X, const real *T, const int64_t *perm,
+                  ptrdiff_t n, const cmlp_arch *arch, real lr, int stop_nonfinite,
+                  ptrdiff_t *done, double *loss_sum)
+{
+    return K.sgd_epoch(params, work, X, T, perm, n, arch, lr, stop_nonfinite, done, loss_sum);
+}
+
+#undef K
