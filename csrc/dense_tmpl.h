@@ -32,6 +32,68 @@ static real FN(dot)(const real *CMLP_RESTRICT x, const real *CMLP_RESTRICT y, pt
     return acc;
 }
 
+/* y += a0 x0 + a1 x1 + a2 x2 + a3 x3: four rows of W into one accumulator, so the
+ * accumulator is loaded and stored once for four inputs (the single-row forward is
+ * load/store-bound otherwise). y, x0..x3 (n) */
+static void FN(axpy4)(real *CMLP_RESTRICT y, real a0, const real *CMLP_RESTRICT x0, real a1,
+                      const real *CMLP_RESTRICT x1, real a2, const real *CMLP_RESTRICT x2,
+                      real a3, const real *CMLP_RESTRICT x3, ptrdiff_t n)
+{
+    ptrdiff_t j;
+    CMLP_SIMD
+    for (j = 0; j < n; j++) y[j] += ((a0 * x0[j] + a1 * x1[j]) + a2 * x2[j]) + a3 * x3[j];
+}
+
+/* w_r -= c_r s for four rows w0..w3 at once, reading s once. w0..w3, s (n) */
+static void FN(update4)(real *CMLP_RESTRICT w0, real c0, real *CMLP_RESTRICT w1, real c1,
+                        real *CMLP_RESTRICT w2, real c2, real *CMLP_RESTRICT w3, real c3,
+                        const real *CMLP_RESTRICT s, ptrdiff_t n)
+{
+    ptrdiff_t j;
+    CMLP_SIMD
+    for (j = 0; j < n; j++) {
+        const real sj = s[j];
+        w0[j] -= c0 * sj;
+        w1[j] -= c1 * sj;
+        w2[j] -= c2 * sj;
+        w3[j] -= c3 * sj;
+    }
+}
+
+/* returns w . s (the old w), then w -= c s: one pass over the row. w, s (n) */
+static real FN(dot_update)(real *CMLP_RESTRICT w, const real *CMLP_RESTRICT s, real c,
+                           ptrdiff_t n)
+{
+    real acc = 0;
+    ptrdiff_t j;
+    CMLP_SIMD_SUM(acc)
+    for (j = 0; j < n; j++) {
+        const real wj = w[j];
+        acc += wj * s[j];
+        w[j] = wj - c * s[j];
+    }
+    return acc;
+}
+
+/* One row: a = b + x W over the nonzero entries of x, four at a time. x (I) W (I, O) a (O) */
+static void FN(dense_forward_row)(real *CMLP_RESTRICT a, const real *x, const real *W,
+                                  const real *b, ptrdiff_t I, ptrdiff_t O)
+{
+    ptrdiff_t k, j, ks[4];
+    int m = 0;
+    for (j = 0; j < O; j++) a[j] = b[j];
+    for (k = 0; k < I; k++) {
+        if (x[k] == 0) continue;
+        ks[m++] = k;
+        if (m == 4) {
+            FN(axpy4)(a, x[ks[0]], W + ks[0] * O, x[ks[1]], W + ks[1] * O, x[ks[2]],
+                      W + ks[2] * O, x[ks[3]], W + ks[3] * O, O);
+            m = 0;
+        }
+    }
+    for (j = 0; j < m; j++) FN(axpy)(a, x[ks[j]], W + ks[j] * O, O);
+}
+
 void FN(dense_forward)(real *a, const real *x, const real *W, const real *b, ptrdiff_t B,
                        ptrdiff_t I, ptrdiff_t O, int act)
 {
@@ -40,6 +102,11 @@ void FN(dense_forward)(real *a, const real *x, const real *W, const real *b, ptr
      * is in cache, and zero inputs (most MNIST pixels, ReLU zeros) cost one compare. */
     const ptrdiff_t RB = 4;
     ptrdiff_t r0, r, k, nb;
+    if (B == 1) {
+        FN(dense_forward_row)(a, x, W, b, I, O);
+        FN(act_forward)(a, 1, O, act);
+        return;
+    }
     for (r0 = 0; r0 < B; r0 += RB) {
         nb = B - r0 < RB ? B - r0 : RB;
         for (r = 0; r < nb; r++) {
@@ -80,14 +147,29 @@ void FN(dense_backward_sgd)(real *dx, real *W, real *b, const real *s, const rea
                             ptrdiff_t I, ptrdiff_t O, int act_x)
 {
     /* x (I)  s (O)  W (I, O)  b (O)  dx (I)
-     * Row k of W is read once: first its product with s (old weights), then its update.
-     * A zero input leaves its row unchanged, so the update skips it (exact). */
-    ptrdiff_t k;
-    for (k = 0; k < I; k++) {
-        real *Wk = W + k * O;
-        const real xv = x[k];
-        if (dx != NULL) dx[k] = FN(dot)(Wk, s, O) * FN(act_deriv)(xv, act_x);
-        if (xv != 0) FN(axpy)(Wk, -lr * xv, s, O);
+     * Row k of W is read once: its product with s (the old weights) and its update in the
+     * same loop. A zero input leaves its row unchanged, so the update skips it (exact). */
+    ptrdiff_t k, ks[4];
+    int m = 0;
+    if (dx != NULL) {
+        for (k = 0; k < I; k++) {
+            real *Wk = W + k * O;
+            const real xv = x[k];
+            const real d = FN(act_deriv)(xv, act_x);
+            dx[k] = (xv != 0 ? FN(dot_update)(Wk, s, lr * xv, O) : FN(dot)(Wk, s, O)) * d;
+        }
+    } else {
+        /* the first layer: only the update, over the nonzero inputs, four rows at a time */
+        for (k = 0; k < I; k++) {
+            if (x[k] == 0) continue;
+            ks[m++] = k;
+            if (m == 4) {
+                FN(update4)(W + ks[0] * O, lr * x[ks[0]], W + ks[1] * O, lr * x[ks[1]],
+                            W + ks[2] * O, lr * x[ks[2]], W + ks[3] * O, lr * x[ks[3]], s, O);
+                m = 0;
+            }
+        }
+        for (k = 0; k < m; k++) FN(axpy)(W + ks[k] * O, -lr * x[ks[k]], s, O);
     }
     FN(axpy)(b, -lr, s, O);
 }
