@@ -38,6 +38,8 @@ extensions = [
         "cmlp._core",
         sources=sources,
         include_dirs=["csrc", np.get_include()],
+        # the kernels live in headers (*_tmpl.h): a changed header must rebuild the .c files
+        depends=sorted(glob.glob("csrc/*.h")) + ["src/cmlp/_kernels.pxd", "src/cmlp/_csv.pxi"],
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
     )
 ]
