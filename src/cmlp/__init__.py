@@ -8,6 +8,8 @@ from . import _core  # a broken build fails here, loudly: there is no slow fallb
 from ._targets import one_hot
 from .history import History
 from .network import Network
-from . import reference
+from .persistence import load, save
+from . import datasets, metrics, persistence, reference
 
-__all__ = ["Network", "History", "one_hot", "reference", "__version__"]
+__all__ = ["Network", "History", "one_hot", "load", "save", "datasets", "metrics", "reference",
+           "__version__"]

@@ -224,6 +224,12 @@ class Network:
         return self._params.shape[0]
 
     @property
+    def rng(self):
+        """The network's own ``np.random.Generator`` (PCG64): it drew the initial weights
+        and draws the shuffling of ``fit(seed=None)``."""
+        return self._rng
+
+    @property
     def is_classifier(self):
         """True when outputs are class scores (sigmoid, softmax or tanh output)."""
         return self.output in CLASSIFICATION_OUTPUTS
@@ -292,6 +298,17 @@ class Network:
             raise ValueError(f"{name} contains NaN or infinity (or values too large for "
                              f"{self._dtype.name})")
         target[...] = converted
+
+    def save(self, path):
+        """Write the network to one ``.npz`` file, atomically (see :func:`cmlp.save`):
+        architecture, exact parameters and generator state; read back by :func:`cmlp.load`."""
+        from .persistence import save
+        save(self, path)
+
+    def summary(self):
+        """Print a Keras-style table of the layers, output shapes and parameter counts."""
+        from .persistence import summary
+        print(summary(self))
 
     def copy(self):
         """An independent network with the same configuration, parameters and generator."""
