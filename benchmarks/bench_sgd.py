@@ -1,0 +1,97 @@
+"""Per-sample SGD on the notes' 784-500-200-10 sigmoid/TSE network: cmlp vs the notes' loop.
+
+Both run in this process on the same MNIST rows (pixels / 255) from the same initial weights,
+one thread, and both include the end-of-epoch whole-set cost pass (what ``fit`` does and
+what the notes' cell does). Prints microseconds per training sample and the ratio.
+
+    python benchmarks/bench_sgd.py [--rows 2000] [--notes-rows 200] [--dtype float64]
+
+The notes' loop is timed on fewer rows (its cost per sample does not depend on N).
+"""
+import argparse
+import os
+import platform
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ[var] = "1"  # one thread, set before NumPy loads its BLAS
+
+import numpy as np  # noqa: E402
+
+import cmlp  # noqa: E402
+from cmlp.datasets import load_mnist_csv, load_mnist_sample  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from notes_loop import notes_epoch  # noqa: E402
+
+MNIST = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist" / "mnist_train.csv.gz"
+
+
+def cpu_model():
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def load_rows(n):
+    if MNIST.exists():
+        X, y = load_mnist_csv(MNIST, n_rows=n)
+        return X, y, str(MNIST)
+    X, y, _, _ = load_mnist_sample()
+    return X[:n], y[:n], "the embedded sample (shared MNIST not found)"
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--rows", type=int, default=2000)
+    p.add_argument("--notes-rows", type=int, default=200)
+    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--dtype", default="float64", choices=["float64", "float32"])
+    args = p.parse_args(argv)
+
+    X, y, source = load_rows(args.rows)
+    X = X / 255.0
+    N = X.shape[0]
+    net = cmlp.Network([784, 500, 200, 10], dtype=args.dtype, seed=0)
+    W0 = [w.astype(np.float64) for w in net.weights]
+    p0 = net.params.copy()
+    print(f"cmlp {cmlp.__version__}, numpy {np.__version__}, {date.today()}, {cpu_model()}, "
+          f"1 thread; data: first {N} rows of {source}")
+
+    # cmlp: one epoch of per-sample SGD + the whole-set cost pass, rows in a fixed order
+    times = []
+    for _ in range(args.repeats):
+        net.params[...] = p0
+        t0 = time.perf_counter()
+        net.fit(X, y, epochs=1, lr=0.3, shuffle=False, verbose=0)
+        times.append(time.perf_counter() - t0)
+    cmlp_us = 1e6 * float(np.median(times)) / N
+
+    # the notes' literal loop on fewer rows
+    n = min(args.notes_rows, N)
+    Xn = X[:n]
+    y_train = cmlp.one_hot(y[:n], 10).T  # the notes keep one-hot columns
+    W = [w.copy() for w in W0]
+    b = [np.zeros((w.shape[1], 1)) for w in W0]
+    t0 = time.perf_counter()
+    notes_epoch(W, b, Xn, y_train, np.arange(n), 0.3)
+    notes_us = 1e6 * (time.perf_counter() - t0) / n
+
+    print(f"{'implementation':<44}{'us/sample':>12}{'ratio':>10}")
+    print(f"{'cmlp Network.fit (batch_size=1, ' + args.dtype + ')':<44}{cmlp_us:>12.1f}"
+          f"{1.0:>10.1f}")
+    print(f"{'notes literal NumPy loop (float64)':<44}{notes_us:>12.1f}"
+          f"{notes_us / cmlp_us:>10.1f}")
+    print(f"cmlp is {notes_us / cmlp_us:.0f}x faster than the notes' loop")
+    return notes_us / cmlp_us
+
+
+if __name__ == "__main__":
+    main()
