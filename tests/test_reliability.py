@@ -349,9 +349,6 @@ PATH_CALLS = {
 }
 
 
-@pytest.mark.xfail(strict=True, reason="a path that is not str/PathLike (None, 3) raises "
-                   "os.fspath's TypeError 'expected str, bytes or os.PathLike object, not "
-                   "NoneType', which does not name the argument `path`")
 @pytest.mark.parametrize("bad", [None, 3])
 @pytest.mark.parametrize("entry", list(PATH_CALLS))
 def test_loaders_name_path_in_type_errors(entry, bad):

@@ -1,6 +1,7 @@
 """Validation at the public boundary: every message names the argument, what was expected,
 what was received and, where it helps, how to fix it."""
 import numbers
+import os
 
 import numpy as np
 
@@ -38,6 +39,15 @@ def check_choice(name, value, options):
     if value not in options:
         raise ValueError(f"{name} must be one of {sorted(options)}, got {value!r}")
     return value
+
+
+def as_path(value, name="path"):
+    """os.fspath with an error that names the argument; returns str or bytes."""
+    try:
+        return os.fspath(value)
+    except TypeError:
+        raise TypeError(f"{name} must be a str or os.PathLike, got {type(value).__name__} "
+                        f"{value!r}") from None
 
 
 def check_bool(name, value):

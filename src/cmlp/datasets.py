@@ -34,6 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from cmlp._core import CSV_STATUS_FULL, csv_parse_chunk
+from cmlp._validation import as_path
 
 try:  # ISA-L inflates gzip about 2-3x faster than zlib, releasing the GIL.
     from isal import isal_zlib as _isal_zlib
@@ -289,7 +290,7 @@ def load_mnist_csv(path, n_rows=None, dtype=np.uint8):
     >>> X.shape, X.dtype, y.dtype  # doctest: +SKIP
     ((100, 784), dtype('uint8'), dtype('int64'))
     """
-    path = os.fspath(path)
+    path = as_path(path)
     if isinstance(path, bytes):
         path = os.fsdecode(path)
     if n_rows is not None:
@@ -644,7 +645,7 @@ def fetch_mnist(data_home=None, urls=None, checksums=None, verbose=True, force=F
     urllib.error.URLError, OSError
         When no URL for a file could be read.
     """
-    home = Path(os.fspath(data_home)) if data_home is not None else _default_data_home()
+    home = Path(as_path(data_home, "data_home")) if data_home is not None else _default_data_home()
     cache = home / _CACHE_NAME
     if not force:
         arrays = _load_cache(cache)

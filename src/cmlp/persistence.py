@@ -28,6 +28,7 @@ import zlib
 
 import numpy as np
 
+from ._validation import as_path
 from ._version import __version__
 
 __all__ = ["FORMAT_VERSION", "MAX_PARAMS", "load", "save", "summary"]
@@ -102,7 +103,7 @@ def save(net, path):
 
     if not isinstance(net, Network):
         raise TypeError(f"net must be a cmlp.Network, got {type(net).__name__}")
-    path = os.fspath(path)
+    path = as_path(path)
     if isinstance(path, bytes):
         path = os.fsdecode(path)
     if not path:
@@ -266,7 +267,7 @@ def load(path):
     size against the zip entry's, before its data are read or any memory is allocated
     for it.
     """
-    source = os.fspath(path)
+    source = as_path(path)
     if isinstance(source, bytes):
         source = os.fsdecode(source)
     with open(source, "rb") as fh:
