@@ -5,7 +5,6 @@ import shutil
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,14 +13,7 @@ import cmlp
 from cmlp import persistence
 from cmlp.datasets import load_mnist_csv
 
-MNIST_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"
-
-
-def mnist(name):
-    path = MNIST_DIR / name
-    if not path.exists():
-        pytest.skip(f"{path} is not available")
-    return path
+from conftest import mnist_file as mnist
 
 
 def run(*args, cwd=None, prefix=("-m", "cmlp")):

@@ -4,7 +4,6 @@ import hashlib
 import http.server
 import struct
 import threading
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -19,14 +18,7 @@ from cmlp.datasets import (
     train_test_split,
 )
 
-MNIST_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "mnist"
-
-
-def mnist_file(name):
-    path = MNIST_DIR / name
-    if not path.exists():
-        pytest.skip(f"{path} not found (the shared MNIST folder is not beside the repo)")
-    return path
+from conftest import mnist_file
 
 
 def row(label, pixels=None):
