@@ -51,32 +51,12 @@ const char *cmlp_isa_name(int isa)
 
 #define CMLP_F64
 #include "real.h"
-#define CMLP_ISA _base
-#include "kernels_decl_tmpl.h"
-#undef CMLP_ISA
-#if CMLP_MULTIVERSION
-#define CMLP_ISA _avx2
-#include "kernels_decl_tmpl.h"
-#undef CMLP_ISA
-#define CMLP_ISA _avx512
-#include "kernels_decl_tmpl.h"
-#undef CMLP_ISA
-#endif
+#include "kernels_variants_decl.h"
 #include "dispatch_tmpl.h"
 #undef CMLP_F64
 
 #define CMLP_F32
 #include "real.h"
-#define CMLP_ISA _base
-#include "kernels_decl_tmpl.h"
-#undef CMLP_ISA
-#if CMLP_MULTIVERSION
-#define CMLP_ISA _avx2
-#include "kernels_decl_tmpl.h"
-#undef CMLP_ISA
-#define CMLP_ISA _avx512
-#include "kernels_decl_tmpl.h"
-#undef CMLP_ISA
-#endif
+#include "kernels_variants_decl.h"
 #include "dispatch_tmpl.h"
 #undef CMLP_F32
