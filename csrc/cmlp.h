@@ -150,6 +150,73 @@ void output_delta_f32(float *S, const float *y, const float *t, ptrdiff_t B, ptr
 void sgd_update_f64(double *p, const double *g, double lr, ptrdiff_t P);
 void sgd_update_f32(float *p, const float *g, float lr, ptrdiff_t P);
 
+/* Optimizer codes and settings for optim_step and train_batches (formulas below). */
+enum {
+    CMLP_OPT_SGD = 0,
+    CMLP_OPT_MOMENTUM = 1,
+    CMLP_OPT_NESTEROV = 2,
+    CMLP_OPT_ADAGRAD = 3,
+    CMLP_OPT_RMSPROP = 4,
+    CMLP_OPT_ADAM = 5,
+    CMLP_N_OPT = 6
+};
+
+typedef struct cmlp_optim {
+    int kind;        /* CMLP_OPT_* */
+    double lr;       /* learning rate of the current step */
+    double momentum; /* mu: momentum, nesterov */
+    double alpha;    /* rmsprop smoothing */
+    double beta1, beta2;
+    double eps;      /* adagrad, rmsprop, adam */
+    double l1, l2;   /* penalty l1 sum |w| + l2 sum w^2 over the weights (not the biases) */
+    int64_t t;       /* steps taken so far; optim_step increments it first */
+} cmlp_optim;
+
+/* The torch.optim updates (PyTorch's documented formulas), in place, one pass over P:
+ * momentum (dampening 0): b = mu b + g; p -= lr b;   nesterov: b = mu b + g; p -= lr (g + mu b)
+ * p, b, g (P) */
+void momentum_update_f64(double *p, double *b, const double *g, double lr, double mu,
+                         int nesterov, ptrdiff_t P);
+void momentum_update_f32(float *p, float *b, const float *g, float lr, float mu, int nesterov,
+                         ptrdiff_t P);
+/* adagrad (lr_decay 0, initial accumulator 0): s += g^2; p -= lr g / (sqrt(s) + eps)
+ * p, s, g (P) */
+void adagrad_update_f64(double *p, double *s, const double *g, double lr, double eps,
+                        ptrdiff_t P);
+void adagrad_update_f32(float *p, float *s, const float *g, float lr, float eps, ptrdiff_t P);
+/* rmsprop (centered False, momentum 0): v = alpha v + (1 - alpha) g^2; p -= lr g / (sqrt(v) + eps)
+ * p, v, g (P) */
+void rmsprop_update_f64(double *p, double *v, const double *g, double lr, double alpha,
+                        double eps, ptrdiff_t P);
+void rmsprop_update_f32(float *p, float *v, const float *g, float lr, float alpha, float eps,
+                        ptrdiff_t P);
+/* adam (amsgrad False), step t >= 1: m = b1 m + (1 - b1) g; v = b2 v + (1 - b2) g^2;
+ * p -= lr (m / (1 - b1^t)) / (sqrt(v) / sqrt(1 - b2^t) + eps)
+ * p, m, v, g (P) */
+void adam_update_f64(double *p, double *m, double *v, const double *g, double lr, double beta1,
+                     double beta2, double eps, int64_t t, ptrdiff_t P);
+void adam_update_f32(float *p, float *m, float *v, const float *g, float lr, float beta1,
+                     float beta2, float eps, int64_t t, ptrdiff_t P);
+
+/* Penalty over the weights W_1..W_L of the flat buffer (biases skipped): returns
+ * l1 sum |w| + l2 sum w^2 (in double) and, if g != NULL, g += l1 sign(w) + 2 l2 w on the
+ * weight entries (sign(0) = 0: the subgradient 0 at 0); g's bias entries are not touched.
+ * g, p (P) */
+double penalty_grad_f64(double *g, const double *p, double l1, double l2,
+                        const cmlp_arch *arch);
+double penalty_grad_f32(float *g, const float *p, float l1, float l2, const cmlp_arch *arch);
+
+/* One optimizer step from a summed gradient: grad = scale grad (+ the penalty's gradient,
+ * as penalty_grad), opt->t += 1, then the update of opt->kind with opt->lr. grad is
+ * overwritten (plain sgd without penalty instead does p -= (lr scale) grad in one pass and
+ * leaves grad as it was); state holds the optimizer's arrays (momentum/nesterov b, adagrad s, rmsprop
+ * v: the first P; adam m then v: all 2P), zero before the first step. Returns the penalty.
+ * params, grad (P)  state (2P) */
+double optim_step_f64(double *params, double *grad, double *state, cmlp_optim *opt,
+                      double scale, const cmlp_arch *arch);
+double optim_step_f32(float *params, float *grad, float *state, cmlp_optim *opt, float scale,
+                      const cmlp_arch *arch);
+
 /* ---- epoch.c: whole-network drivers ---- */
 
 /* Y = network(X) for N rows, in blocks of CMLP_BLOCK rows; Y overwritten.
@@ -187,6 +254,50 @@ int sgd_epoch_f64(double *params, double *work, const double *X, const double *T
 int sgd_epoch_f32(float *params, float *work, const float *X, const float *T,
                   const int64_t *perm, ptrdiff_t n, const cmlp_arch *arch, float lr,
                   int stop_nonfinite, ptrdiff_t *done, double *loss_sum);
+
+/* ---- train_tmpl.h: minibatch training ---- */
+
+/* As net_gradients, with inverted dropout on the hidden layers: unit j of hidden layer i
+ * (1-based, i < L) in row r is kept when U[r, n_1 + ... + n_{i-1} + j] >= drop[i-1] and
+ * then scaled by 1 / (1 - drop[i-1]), else zeroed; the backward pass uses the same masks.
+ * U == NULL: no dropout (exactly net_gradients). Returns the summed per-row losses.
+ * grad, params (P)  X (N, n_0)  T (N, K)  U (N, H), H = n_1 + ... + n_{L-1}  drop (L - 1)
+ * work: CMLP_BLOCK (n_1 + ... + n_L + H + 2 max_width) elements */
+double net_gradients_dropout_f64(double *grad, double *work, const double *params,
+                                 const double *X, const double *T, const double *U,
+                                 const double *drop, ptrdiff_t N, const cmlp_arch *arch);
+double net_gradients_dropout_f32(float *grad, float *work, const float *params, const float *X,
+                                 const float *T, const float *U, const double *drop,
+                                 ptrdiff_t N, const cmlp_arch *arch);
+
+/* Minibatch training over the rows perm[0..n): batches perm[0:B], perm[B:2B], ... (the last
+ * may be shorter, m rows). For each: gather its rows into work, grad = sum of the per-row
+ * gradients (net_gradients_dropout with U's rows s..s+m), then optim_step with scale 1/m:
+ * the step follows the mean gradient over the batch plus the penalty's gradient. If
+ * stop_nonfinite, a batch whose summed loss is not finite, or whose update leaves a
+ * parameter non-finite (the update is then undone; the optimizer state is not), stops the
+ * loop with CMLP_NONFINITE, the parameters as after the previous batch. *done = rows of the
+ * completed batches; *loss_sum += their losses.
+ * params, grad (P)  state (2P)  X (N, n_0)  T (N, K)  perm (n), entries in [0, N)
+ * U (n, H) or NULL  drop (L - 1)
+ * work: B (n_0 + K) + P + CMLP_BLOCK (n_1 + ... + n_L + H + 2 max_width) elements */
+int train_batches_f64(double *params, double *grad, double *state, double *work,
+                      const double *X, const double *T, const int64_t *perm, ptrdiff_t n,
+                      ptrdiff_t B, const double *U, const double *drop, const cmlp_arch *arch,
+                      cmlp_optim *opt, int stop_nonfinite, ptrdiff_t *done, double *loss_sum);
+int train_batches_f32(float *params, float *grad, float *state, float *work, const float *X,
+                      const float *T, const int64_t *perm, ptrdiff_t n, ptrdiff_t B,
+                      const float *U, const double *drop, const cmlp_arch *arch,
+                      cmlp_optim *opt, int stop_nonfinite, ptrdiff_t *done, double *loss_sum);
+
+/* As net_loss (the same sum, bit for bit), and *correct = rows whose predicted class equals
+ * the target's: argmax of y against argmax of t, or for one output unit y > 0.5 (tanh: > 0)
+ * against t > 0.5 (tanh: > 0).
+ * params (P)  X (N, n_0)  T (N, K)  work (cmlp_forward_work_size) */
+double net_evaluate_f64(double *work, const double *params, const double *X, const double *T,
+                        ptrdiff_t N, const cmlp_arch *arch, ptrdiff_t *correct);
+double net_evaluate_f32(float *work, const float *params, const float *X, const float *T,
+                        ptrdiff_t N, const cmlp_arch *arch, ptrdiff_t *correct);
 
 #ifdef __cplusplus
 }

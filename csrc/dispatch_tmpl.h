@@ -21,6 +21,20 @@ typedef struct {
                             const cmlp_arch *);
     int (*sgd_epoch)(real *, real *, const real *, const real *, const int64_t *, ptrdiff_t,
                      const cmlp_arch *, real, int, ptrdiff_t *, double *);
+    void (*momentum_update)(real *, real *, const real *, real, real, int, ptrdiff_t);
+    void (*adagrad_update)(real *, real *, const real *, real, real, ptrdiff_t);
+    void (*rmsprop_update)(real *, real *, const real *, real, real, real, ptrdiff_t);
+    void (*adam_update)(real *, real *, real *, const real *, real, real, real, real, int64_t,
+                        ptrdiff_t);
+    double (*penalty_grad)(real *, const real *, real, real, const cmlp_arch *);
+    double (*optim_step)(real *, real *, real *, cmlp_optim *, real, const cmlp_arch *);
+    double (*net_gradients_dropout)(real *, real *, const real *, const real *, const real *,
+                                    const real *, const double *, ptrdiff_t, const cmlp_arch *);
+    int (*train_batches)(real *, real *, real *, real *, const real *, const real *,
+                         const int64_t *, ptrdiff_t, ptrdiff_t, const real *, const double *,
+                         const cmlp_arch *, cmlp_optim *, int, ptrdiff_t *, double *);
+    double (*net_evaluate)(real *, const real *, const real *, const real *, ptrdiff_t,
+                           const cmlp_arch *, ptrdiff_t *);
 } FP(kernel_table);
 
 #define CMLP_VARIANT(name, isa) CMLP_CAT3(FP(name), , isa)
@@ -31,7 +45,12 @@ typedef struct {
             CMLP_VARIANT(dense_backward_sgd, isa), CMLP_VARIANT(loss_forward, isa),            \
             CMLP_VARIANT(output_delta, isa), CMLP_VARIANT(sgd_update, isa),                    \
             CMLP_VARIANT(net_forward, isa), CMLP_VARIANT(net_loss, isa),                       \
-            CMLP_VARIANT(net_gradients, isa), CMLP_VARIANT(sgd_epoch, isa)                     \
+            CMLP_VARIANT(net_gradients, isa), CMLP_VARIANT(sgd_epoch, isa),                    \
+            CMLP_VARIANT(momentum_update, isa), CMLP_VARIANT(adagrad_update, isa),             \
+            CMLP_VARIANT(rmsprop_update, isa), CMLP_VARIANT(adam_update, isa),                 \
+            CMLP_VARIANT(penalty_grad, isa), CMLP_VARIANT(optim_step, isa),                    \
+            CMLP_VARIANT(net_gradients_dropout, isa), CMLP_VARIANT(train_batches, isa),        \
+            CMLP_VARIANT(net_evaluate, isa)                                                    \
     }
 
 static const FP(kernel_table) FP(tables)[CMLP_N_ISA] = {
@@ -105,6 +124,62 @@ int FP(sgd_epoch)(real *params, real *work, const real *X, const real *T, const 
                   ptrdiff_t *done, double *loss_sum)
 {
     return K.sgd_epoch(params, work, X, T, perm, n, arch, lr, stop_nonfinite, done, loss_sum);
+}
+
+void FP(momentum_update)(real *p, real *b, const real *g, real lr, real mu, int nesterov,
+                         ptrdiff_t P)
+{
+    K.momentum_update(p, b, g, lr, mu, nesterov, P);
+}
+
+void FP(adagrad_update)(real *p, real *s, const real *g, real lr, real eps, ptrdiff_t P)
+{
+    K.adagrad_update(p, s, g, lr, eps, P);
+}
+
+void FP(rmsprop_update)(real *p, real *v, const real *g, real lr, real alpha, real eps,
+                        ptrdiff_t P)
+{
+    K.rmsprop_update(p, v, g, lr, alpha, eps, P);
+}
+
+void FP(adam_update)(real *p, real *m, real *v, const real *g, real lr, real beta1, real beta2,
+                     real eps, int64_t t, ptrdiff_t P)
+{
+    K.adam_update(p, m, v, g, lr, beta1, beta2, eps, t, P);
+}
+
+double FP(penalty_grad)(real *g, const real *p, real l1, real l2, const cmlp_arch *arch)
+{
+    return K.penalty_grad(g, p, l1, l2, arch);
+}
+
+double FP(optim_step)(real *params, real *grad, real *state, cmlp_optim *opt, real scale,
+                      const cmlp_arch *arch)
+{
+    return K.optim_step(params, grad, state, opt, scale, arch);
+}
+
+double FP(net_gradients_dropout)(real *grad, real *work, const real *params, const real *X,
+                                 const real *T, const real *U, const double *drop, ptrdiff_t N,
+                                 const cmlp_arch *arch)
+{
+    return K.net_gradients_dropout(grad, work, params, X, T, U, drop, N, arch);
+}
+
+int FP(train_batches)(real *params, real *grad, real *state, real *work, const real *X,
+                      const real *T, const int64_t *perm, ptrdiff_t n, ptrdiff_t B,
+                      const real *U, const double *drop, const cmlp_arch *arch, cmlp_optim *opt,
+                      int stop_nonfinite, ptrdiff_t *done, double *loss_sum)
+{
+    return K.train_batches(params, grad, state, work, X, T, perm, n, B, U, drop, arch, opt,
+                           stop_nonfinite, done, loss_sum);
+}
+
+double FP(net_evaluate)(real *work, const real *params, const real *X, const real *T,
+                        ptrdiff_t N, const cmlp_arch *arch, ptrdiff_t *correct)
+{
+    return K.net_evaluate(work, params, X, T, N, arch, correct);
 }
 
 #undef K

@@ -23,3 +23,22 @@ double FN(net_gradients)(real *grad, real *work, const real *params, const real 
 int FN(sgd_epoch)(real *params, real *work, const real *X, const real *T, const int64_t *perm,
                   ptrdiff_t n, const cmlp_arch *arch, real lr, int stop_nonfinite,
                   ptrdiff_t *done, double *loss_sum);
+void FN(momentum_update)(real *p, real *b, const real *g, real lr, real mu, int nesterov,
+                         ptrdiff_t P);
+void FN(adagrad_update)(real *p, real *s, const real *g, real lr, real eps, ptrdiff_t P);
+void FN(rmsprop_update)(real *p, real *v, const real *g, real lr, real alpha, real eps,
+                        ptrdiff_t P);
+void FN(adam_update)(real *p, real *m, real *v, const real *g, real lr, real beta1, real beta2,
+                     real eps, int64_t t, ptrdiff_t P);
+double FN(penalty_grad)(real *g, const real *p, real l1, real l2, const cmlp_arch *arch);
+double FN(optim_step)(real *params, real *grad, real *state, cmlp_optim *opt, real scale,
+                      const cmlp_arch *arch);
+double FN(net_gradients_dropout)(real *grad, real *work, const real *params, const real *X,
+                                 const real *T, const real *U, const double *drop, ptrdiff_t N,
+                                 const cmlp_arch *arch);
+int FN(train_batches)(real *params, real *grad, real *state, real *work, const real *X,
+                      const real *T, const int64_t *perm, ptrdiff_t n, ptrdiff_t B,
+                      const real *U, const double *drop, const cmlp_arch *arch, cmlp_optim *opt,
+                      int stop_nonfinite, ptrdiff_t *done, double *loss_sum);
+double FN(net_evaluate)(real *work, const real *params, const real *X, const real *T,
+                        ptrdiff_t N, const cmlp_arch *arch, ptrdiff_t *correct);

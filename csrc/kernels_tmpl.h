@@ -6,3 +6,4 @@
 #include "loss_tmpl.h"
 #include "optim_tmpl.h"
 #include "epoch_tmpl.h"
+#include "train_tmpl.h"

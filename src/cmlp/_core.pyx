@@ -9,6 +9,7 @@ the checks below guard the C code against any caller.
 """
 from libc.stdint cimport int64_t
 from libc.stdlib cimport malloc, free
+from libc.string cimport memcpy
 from libc.math cimport isfinite
 
 import numpy as np
@@ -421,3 +422,275 @@ def sgd_update(floating[::1] p, const floating[::1] g, double lr):
             sgd_update_f64(&p[0], &g[0], lr, p.shape[0])
         else:
             sgd_update_f32(&p[0], &g[0], <float>lr, p.shape[0])
+
+
+# ---------------------------------------------------------------- minibatch training
+
+OPTIMIZER_CODES = {
+    "sgd": CMLP_OPT_SGD,
+    "momentum": CMLP_OPT_MOMENTUM,
+    "nesterov": CMLP_OPT_NESTEROV,
+    "adagrad": CMLP_OPT_ADAGRAD,
+    "rmsprop": CMLP_OPT_RMSPROP,
+    "adam": CMLP_OPT_ADAM,
+}
+
+
+cdef class Optim:
+    """An optimizer's settings for C (``cmlp_optim``): kind, lr, hyperparameters, penalty,
+    and the step count ``t`` (optim_step increments it before each update)."""
+    cdef cmlp_optim c
+
+    def __cinit__(self, int kind, double lr, double momentum=0.9, double alpha=0.99,
+                  double beta1=0.9, double beta2=0.999, double eps=1e-8, double l1=0.0,
+                  double l2=0.0):
+        if kind < 0 or kind >= CMLP_N_OPT:
+            raise ValueError(f"kind: unknown optimizer code {kind}")
+        self.c.kind = kind
+        self.c.lr = lr
+        self.c.momentum = momentum
+        self.c.alpha = alpha
+        self.c.beta1 = beta1
+        self.c.beta2 = beta2
+        self.c.eps = eps
+        self.c.l1 = l1
+        self.c.l2 = l2
+        self.c.t = 0
+
+    @property
+    def kind(self):
+        return self.c.kind
+
+    @property
+    def lr(self):
+        return self.c.lr
+
+    @lr.setter
+    def lr(self, double value):
+        self.c.lr = value
+
+    @property
+    def t(self):
+        return self.c.t
+
+    @t.setter
+    def t(self, int64_t value):
+        self.c.t = value
+
+
+def hidden_width(Arch arch):
+    """H = n_1 + ... + n_{L-1}: the dropout draws per row."""
+    cdef Py_ssize_t i, H = 0
+    for i in range(1, arch.c.n_layers):
+        H += arch._sizes[i]
+    return H
+
+
+cdef Py_ssize_t _dropout_work_size(Arch arch):
+    cdef Py_ssize_t i, s = 0
+    for i in range(1, arch.c.n_layers + 1):
+        s += arch._sizes[i]
+    return CMLP_BLOCK * (s + hidden_width(arch) + 2 * cmlp_max_width(&arch.c))
+
+
+cdef _check_drop(Arch arch, const double[::1] drop):
+    cdef Py_ssize_t i
+    _check_shape("drop", (drop.shape[0],), (max(arch.c.n_layers - 1, 0),))
+    for i in range(drop.shape[0]):
+        if not (drop[i] >= 0.0 and drop[i] < 1.0):
+            raise ValueError(f"drop: probabilities must be in [0, 1), got {drop[i]} at {i}")
+
+
+def optim_step(Arch arch, Optim opt, floating[::1] params, floating[::1] grad,
+               floating[::1] state, double scale, backup=None):
+    """grad = scale grad + penalty gradient; opt.t += 1; the update of opt (in place).
+
+    params, grad (P); state (2P), zero before the first step. Returns the penalty value.
+    With ``backup`` (P): params are copied there first and, if the update leaves any
+    parameter non-finite, restored from it; the return value is then None.
+    """
+    _check_params(arch, params)
+    _check_shape("grad", (grad.shape[0],), (arch.n_params,))
+    _check_shape("state", (state.shape[0],), (2 * arch.n_params,))
+    _check_disjoint("params", params, "grad", grad)
+    _check_disjoint("params", params, "state", state)
+    _check_disjoint("grad", grad, "state", state)
+    cdef floating[::1] bk
+    cdef bint check = backup is not None, finite = True
+    cdef Py_ssize_t i, P = params.shape[0]
+    if check:
+        bk = backup
+        _check_shape("backup", (bk.shape[0],), (arch.n_params,))
+        for name, arr in (("params", params), ("grad", grad), ("state", state)):
+            _check_disjoint("backup", backup, name, arr)
+    cdef double pen
+    with nogil:
+        if check:
+            memcpy(&bk[0], &params[0], P * sizeof(floating))
+        if floating is double:
+            pen = optim_step_f64(&params[0], &grad[0], &state[0], &opt.c, scale, &arch.c)
+        else:
+            pen = optim_step_f32(&params[0], &grad[0], &state[0], &opt.c, <float>scale, &arch.c)
+        if check:
+            for i in range(P):
+                if not isfinite(params[i]):
+                    finite = False
+                    break
+            if not finite:
+                memcpy(&params[0], &bk[0], P * sizeof(floating))
+    return pen if finite else None
+
+
+def penalty(Arch arch, const floating[::1] params, double l1, double l2, grad=None):
+    """Returns l1 sum|w| + l2 sum w^2 over the weights; grad (P), if given, += its gradient
+    (l1 sign(w) + 2 l2 w on the weight entries, biases untouched)."""
+    _check_params(arch, params)
+    cdef floating[::1] g
+    cdef floating *gp = NULL
+    if grad is not None:
+        g = grad
+        _check_shape("grad", (g.shape[0],), (arch.n_params,))
+        _check_disjoint("grad", grad, "params", params)
+        gp = &g[0]
+    if floating is double:
+        return penalty_grad_f64(gp, &params[0], l1, l2, &arch.c)
+    else:
+        return penalty_grad_f32(gp, &params[0], <float>l1, <float>l2, &arch.c)
+
+
+def gradients_dropout(Arch arch, const floating[::1] params, const floating[:, ::1] X,
+                      const floating[:, ::1] T, U, const double[::1] drop,
+                      floating[::1] grad):
+    """grad += sum over rows of the gradients with inverted dropout from the draws U (N, H)
+    (U None: no dropout, exactly ``gradients``); returns the summed loss. Releases the GIL."""
+    _check_params(arch, params)
+    _check_drop(arch, drop)
+    _check_shape("X", (X.shape[0], X.shape[1]), (X.shape[0], arch.n_in))
+    _check_shape("T", (T.shape[0], T.shape[1]), (X.shape[0], arch.n_out))
+    _check_shape("grad", (grad.shape[0],), (arch.n_params,))
+    cdef const floating[:, ::1] Uv
+    cdef const floating *up = NULL
+    cdef Py_ssize_t N = X.shape[0], H = hidden_width(arch)
+    if U is not None:
+        Uv = U
+        _check_shape("U", (Uv.shape[0], Uv.shape[1]), (N, H))
+        if N * H > 0:
+            up = &Uv[0, 0]
+    for name, arr in (("params", params), ("X", X), ("T", T), ("U", U)):
+        _check_disjoint("grad", grad, name, arr)
+    cdef double total = 0
+    if N == 0:
+        return 0.0
+    cdef const double *dp = &drop[0] if drop.shape[0] > 0 else NULL
+    cdef floating *work = <floating *>_alloc(_dropout_work_size(arch), sizeof(floating))
+    try:
+        with nogil:
+            if floating is double:
+                total = net_gradients_dropout_f64(&grad[0], work, &params[0], &X[0, 0],
+                                                  &T[0, 0], up, dp, N, &arch.c)
+            else:
+                total = net_gradients_dropout_f32(&grad[0], work, &params[0], &X[0, 0],
+                                                  &T[0, 0], up, dp, N, &arch.c)
+    finally:
+        free(work)
+    return total
+
+
+def train_batches(Arch arch, Optim opt, floating[::1] params, floating[::1] grad,
+                  floating[::1] state, const floating[:, ::1] X, const floating[:, ::1] T,
+                  const int64_t[::1] perm, Py_ssize_t B, U, const double[::1] drop,
+                  bint stop_nonfinite=True):
+    """Minibatch steps over the rows perm of X, batches of B (the last may be shorter).
+
+    Each step: the mean over the batch of the per-row gradients (with inverted dropout from
+    the draws U (len(perm), H) if U is not None), plus the penalty's gradient, then the
+    update of opt. Runs in chunks of whole batches without the GIL, checking signals between
+    chunks. Returns ``(status, done, loss_sum)`` as ``sgd_epoch`` (done counts the rows of
+    completed batches; status 1: the batch starting at ``done`` had a non-finite loss).
+    """
+    _check_params(arch, params)
+    _check_drop(arch, drop)
+    if B < 1:
+        raise ValueError(f"B must be >= 1, got {B}")
+    _check_shape("X", (X.shape[0], X.shape[1]), (X.shape[0], arch.n_in))
+    _check_shape("T", (T.shape[0], T.shape[1]), (X.shape[0], arch.n_out))
+    _check_shape("grad", (grad.shape[0],), (arch.n_params,))
+    _check_shape("state", (state.shape[0],), (2 * arch.n_params,))
+    cdef Py_ssize_t N = X.shape[0], n = perm.shape[0], i, H = hidden_width(arch)
+    cdef const floating[:, ::1] Uv
+    cdef const floating *up = NULL
+    if U is not None:
+        Uv = U
+        _check_shape("U", (Uv.shape[0], Uv.shape[1]), (n, H))
+        if n * H > 0:
+            up = &Uv[0, 0]
+    for out_name, out in (("params", params), ("grad", grad), ("state", state)):
+        for name, arr in (("X", X), ("T", T), ("perm", perm), ("U", U)):
+            _check_disjoint(out_name, out, name, arr)
+    _check_disjoint("params", params, "grad", grad)
+    _check_disjoint("params", params, "state", state)
+    _check_disjoint("grad", grad, "state", state)
+    for i in range(n):
+        if perm[i] < 0 or perm[i] >= N:
+            raise ValueError(f"perm: entries must be in [0, {N}), got {perm[i]} at {i}")
+    cdef double loss_sum = 0
+    cdef Py_ssize_t start = 0, m, done = 0, total_done = 0
+    cdef int status = CMLP_OK
+    cdef const double *dp = &drop[0] if drop.shape[0] > 0 else NULL
+    # whole batches of about 2**25 multiply-adds per chunk, as sgd_epoch
+    cdef Py_ssize_t chunk = max(1, (1 << 25) // ((arch.n_params + 256) * B)) * B
+    if n == 0:
+        return status, 0, 0.0
+    cdef Py_ssize_t wsize = (B * (arch.n_in + arch.n_out) + arch.n_params
+                             + _dropout_work_size(arch))
+    cdef floating *work = <floating *>_alloc(wsize, sizeof(floating))
+    try:
+        while start < n:
+            m = min(chunk, n - start)
+            with nogil:
+                if floating is double:
+                    status = train_batches_f64(&params[0], &grad[0], &state[0], work, &X[0, 0],
+                                               &T[0, 0], &perm[start], m, B,
+                                               up + start * H if up != NULL else NULL, dp,
+                                               &arch.c, &opt.c, stop_nonfinite, &done,
+                                               &loss_sum)
+                else:
+                    status = train_batches_f32(&params[0], &grad[0], &state[0], work, &X[0, 0],
+                                               &T[0, 0], &perm[start], m, B,
+                                               up + start * H if up != NULL else NULL, dp,
+                                               &arch.c, &opt.c, stop_nonfinite, &done,
+                                               &loss_sum)
+            total_done += done
+            if status != CMLP_OK:
+                break
+            start += m
+            PyErr_CheckSignals()
+    finally:
+        free(work)
+    return status, total_done, loss_sum
+
+
+def evaluate(Arch arch, const floating[::1] params, const floating[:, ::1] X,
+             const floating[:, ::1] T):
+    """Returns ``(loss_sum, correct)``: the summed per-row loss (as ``loss``, bit for bit) and
+    the number of rows whose predicted class is the target's (argmax, or the threshold of a
+    single sigmoid/tanh unit)."""
+    _check_params(arch, params)
+    _check_shape("X", (X.shape[0], X.shape[1]), (X.shape[0], arch.n_in))
+    _check_shape("T", (T.shape[0], T.shape[1]), (X.shape[0], arch.n_out))
+    cdef Py_ssize_t N = X.shape[0], correct = 0
+    cdef double total = 0
+    if N == 0:
+        return 0.0, 0
+    cdef floating *work = <floating *>_alloc(cmlp_forward_work_size(&arch.c), sizeof(floating))
+    try:
+        with nogil:
+            if floating is double:
+                total = net_evaluate_f64(work, &params[0], &X[0, 0], &T[0, 0], N, &arch.c,
+                                         &correct)
+            else:
+                total = net_evaluate_f32(work, &params[0], &X[0, 0], &T[0, 0], N, &arch.c,
+                                         &correct)
+    finally:
+        free(work)
+    return total, correct

@@ -21,12 +21,32 @@ cdef extern from "cmlp.h" nogil:
         CMLP_NONFINITE
     enum:
         CMLP_BLOCK
+    enum:
+        CMLP_OPT_SGD
+        CMLP_OPT_MOMENTUM
+        CMLP_OPT_NESTEROV
+        CMLP_OPT_ADAGRAD
+        CMLP_OPT_RMSPROP
+        CMLP_OPT_ADAM
+        CMLP_N_OPT
 
     ctypedef struct cmlp_arch:
         Py_ssize_t n_layers
         const Py_ssize_t *sizes
         const int *acts
         int loss
+
+    ctypedef struct cmlp_optim:
+        int kind
+        double lr
+        double momentum
+        double alpha
+        double beta1
+        double beta2
+        double eps
+        double l1
+        double l2
+        int64_t t
 
     int cmlp_isa_available(int isa)
     int cmlp_get_isa()
@@ -69,6 +89,29 @@ cdef extern from "cmlp.h" nogil:
     void sgd_update_f64(double *p, const double *g, double lr, Py_ssize_t P)
     void sgd_update_f32(float *p, const float *g, float lr, Py_ssize_t P)
 
+    void momentum_update_f64(double *p, double *b, const double *g, double lr, double mu,
+                             int nesterov, Py_ssize_t P)
+    void momentum_update_f32(float *p, float *b, const float *g, float lr, float mu,
+                             int nesterov, Py_ssize_t P)
+    void adagrad_update_f64(double *p, double *s, const double *g, double lr, double eps,
+                            Py_ssize_t P)
+    void adagrad_update_f32(float *p, float *s, const float *g, float lr, float eps, Py_ssize_t P)
+    void rmsprop_update_f64(double *p, double *v, const double *g, double lr, double alpha,
+                            double eps, Py_ssize_t P)
+    void rmsprop_update_f32(float *p, float *v, const float *g, float lr, float alpha, float eps,
+                            Py_ssize_t P)
+    void adam_update_f64(double *p, double *m, double *v, const double *g, double lr,
+                         double beta1, double beta2, double eps, int64_t t, Py_ssize_t P)
+    void adam_update_f32(float *p, float *m, float *v, const float *g, float lr, float beta1,
+                         float beta2, float eps, int64_t t, Py_ssize_t P)
+    double penalty_grad_f64(double *g, const double *p, double l1, double l2,
+                            const cmlp_arch *arch)
+    double penalty_grad_f32(float *g, const float *p, float l1, float l2, const cmlp_arch *arch)
+    double optim_step_f64(double *params, double *grad, double *state, cmlp_optim *opt,
+                          double scale, const cmlp_arch *arch)
+    double optim_step_f32(float *params, float *grad, float *state, cmlp_optim *opt,
+                          float scale, const cmlp_arch *arch)
+
     void net_forward_f64(double *Y, double *work, const double *params, const double *X,
                          Py_ssize_t N, const cmlp_arch *arch)
     void net_forward_f32(float *Y, float *work, const float *params, const float *X,
@@ -87,3 +130,24 @@ cdef extern from "cmlp.h" nogil:
     int sgd_epoch_f32(float *params, float *work, const float *X, const float *T,
                       const int64_t *perm, Py_ssize_t n, const cmlp_arch *arch, float lr,
                       int stop_nonfinite, Py_ssize_t *done, double *loss_sum)
+
+    double net_gradients_dropout_f64(double *grad, double *work, const double *params,
+                                     const double *X, const double *T, const double *U,
+                                     const double *drop, Py_ssize_t N, const cmlp_arch *arch)
+    double net_gradients_dropout_f32(float *grad, float *work, const float *params,
+                                     const float *X, const float *T, const float *U,
+                                     const double *drop, Py_ssize_t N, const cmlp_arch *arch)
+    int train_batches_f64(double *params, double *grad, double *state, double *work,
+                          const double *X, const double *T, const int64_t *perm, Py_ssize_t n,
+                          Py_ssize_t B, const double *U, const double *drop,
+                          const cmlp_arch *arch, cmlp_optim *opt, int stop_nonfinite,
+                          Py_ssize_t *done, double *loss_sum)
+    int train_batches_f32(float *params, float *grad, float *state, float *work, const float *X,
+                          const float *T, const int64_t *perm, Py_ssize_t n, Py_ssize_t B,
+                          const float *U, const double *drop, const cmlp_arch *arch,
+                          cmlp_optim *opt, int stop_nonfinite, Py_ssize_t *done,
+                          double *loss_sum)
+    double net_evaluate_f64(double *work, const double *params, const double *X, const double *T,
+                            Py_ssize_t N, const cmlp_arch *arch, Py_ssize_t *correct)
+    double net_evaluate_f32(float *work, const float *params, const float *X, const float *T,
+                            Py_ssize_t N, const cmlp_arch *arch, Py_ssize_t *correct)

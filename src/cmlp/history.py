@@ -10,27 +10,52 @@ class History:
     cost : ndarray of float64, shape (n_epochs,)
         The whole-set cost on the training set after each completed epoch, computed with
         that epoch's final weights (the notes' ``TSEcost``: for ``tse`` the sum over rows,
-        for ``mse`` and ``cross_entropy`` the mean).
+        for ``mse`` and ``cross_entropy`` the mean), **plus the penalty**
+        ``l1 sum |w| + l2 sum w^2`` when ``fit`` was given ``l1``/``l2`` (``penalty``
+        holds that part alone). Dropout is off in this evaluation.
+    penalty : ndarray of float64, shape (n_epochs,)
+        The penalty part of ``cost`` (zeros without ``l1``/``l2``).
+    accuracy : ndarray of float64, shape (n_epochs,)
+        For classification networks, the fraction of training rows whose predicted class is
+        the target's, after each epoch; empty for regression networks.
+    val_cost, val_accuracy : ndarray of float64, shape (n_epochs,)
+        The same on the validation set (``validation_data`` or ``validation_split``), with
+        the penalty included in ``val_cost`` so that it compares with ``cost``; empty
+        without validation data (``val_accuracy`` also for regression networks).
+    learning_rates : ndarray of float64, shape (n_epochs,)
+        The learning rate used in each epoch (see ``lr_schedule``).
     seconds : ndarray of float64, shape (n_epochs,)
-        Wall time of each epoch, cost pass included.
-    loss, lr, batch_size
-        The settings of the call.
+        Wall time of each epoch, evaluation included.
+    loss, lr, batch_size, optimizer
+        The settings of the call (``lr`` the base learning rate, ``optimizer`` its name).
     stopped : str or None
-        Why training ended early: ``"nonfinite"`` (a NaN or infinite loss), else None.
+        Why training ended early: ``"nonfinite"`` (a NaN or infinite loss),
+        ``"early_stopping"`` (no improvement of ``val_cost`` for ``patience`` epochs) or
+        ``"callback"`` (a callback returned False); else None.
     stopped_epoch : int or None
         The 0-based epoch in which it stopped.
+    best_epoch : int or None
+        With ``early_stopping``: the 0-based epoch of the lowest ``val_cost``, whose weights
+        the network holds after ``fit``.
     warnings : list of str
         Conditions that were warned about (e.g. ``"nonfinite"`` with ``on_nonfinite="warn"``).
     """
 
-    def __init__(self, loss, lr, batch_size):
+    def __init__(self, loss, lr, batch_size, optimizer="sgd"):
         self.loss = loss
         self.lr = lr
         self.batch_size = batch_size
+        self.optimizer = optimizer
         self._cost = []
         self._seconds = []
+        self._penalty = []
+        self._accuracy = []
+        self._val_cost = []
+        self._val_accuracy = []
+        self._lrs = []
         self.stopped = None
         self.stopped_epoch = None
+        self.best_epoch = None
         self.warnings = []
 
     @property
@@ -42,6 +67,26 @@ class History:
         return np.array(self._seconds, dtype=np.float64)
 
     @property
+    def penalty(self):
+        return np.array(self._penalty, dtype=np.float64)
+
+    @property
+    def accuracy(self):
+        return np.array(self._accuracy, dtype=np.float64)
+
+    @property
+    def val_cost(self):
+        return np.array(self._val_cost, dtype=np.float64)
+
+    @property
+    def val_accuracy(self):
+        return np.array(self._val_accuracy, dtype=np.float64)
+
+    @property
+    def learning_rates(self):
+        return np.array(self._lrs, dtype=np.float64)
+
+    @property
     def n_epochs(self):
         """Number of completed epochs."""
         return len(self._cost)
@@ -49,9 +94,18 @@ class History:
     def __len__(self):
         return len(self._cost)
 
-    def _append(self, cost, seconds):
+    def _append(self, cost, seconds, penalty=0.0, accuracy=None, val_cost=None,
+                val_accuracy=None, lr=None):
         self._cost.append(float(cost))
         self._seconds.append(float(seconds))
+        self._penalty.append(float(penalty))
+        if accuracy is not None:
+            self._accuracy.append(float(accuracy))
+        if val_cost is not None:
+            self._val_cost.append(float(val_cost))
+        if val_accuracy is not None:
+            self._val_accuracy.append(float(val_accuracy))
+        self._lrs.append(float(self.lr if lr is None else lr))
 
     def _stop(self, reason, epoch):
         self.stopped = reason
@@ -59,4 +113,6 @@ class History:
 
     def __repr__(self):
         last = f", final cost {self._cost[-1]:.6g}" if self._cost else ""
+        if self._val_cost:
+            last += f", val_cost {self._val_cost[-1]:.6g}"
         return f"History({self.n_epochs} epochs, loss={self.loss!r}{last})"

@@ -1,7 +1,10 @@
 """``cmlp.Network``: a fully connected feed-forward network trained as the notes derive it."""
+import math
+import os
 import threading
 import time
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 from tqdm.auto import tqdm
@@ -18,6 +21,8 @@ from ._validation import (
     check_X,
 )
 from .history import History
+from .optim import get_optimizer
+from .schedules import get_schedule, lr_for_epoch
 
 ACTIVATIONS = ("sigmoid", "relu", "tanh", "leaky_relu", "elu", "identity")
 OUTPUTS = ACTIVATIONS + ("softmax",)
@@ -25,6 +30,20 @@ LOSSES = ("tse", "mse", "cross_entropy")
 INITS = ("uniform", "xavier", "he")
 # outputs read as class scores by predict/score; the others are regression outputs
 CLASSIFICATION_OUTPUTS = ("sigmoid", "softmax", "tanh")
+# minibatch gradients are split over threads only when every thread gets at least this many
+# multiply-adds (rows x parameters); below it, thread hand-offs cost more than they save
+MIN_WORK_PER_THREAD = 1 << 19
+# rows x parameters per call into C between signal checks and progress updates (~10 ms)
+_CHUNK_WORK = 1 << 25
+# an epoch with at least this many rows x parameters shows a progress bar over its samples
+_LONG_EPOCH_WORK = 2_000_000_000
+
+
+def _usable_cpus():
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
 
 
 def _check_seed(seed, name="seed"):
@@ -458,19 +477,28 @@ class Network:
 
     # ------------------------------------------------------------------ training
 
-    def fit(self, X, y, epochs=10, lr=0.1, batch_size=1, shuffle=True, seed=None, verbose=1,
-            on_nonfinite="raise"):
+    def fit(self, X, y, epochs=10, lr=None, batch_size=1, shuffle=True, seed=None, verbose=1,
+            on_nonfinite="raise", optimizer="sgd", l1=0.0, l2=0.0, dropout=0.0,
+            lr_schedule=None, validation_data=None, validation_split=None,
+            early_stopping=False, patience=10, callbacks=None, n_threads=None):
         """Train with gradient descent; returns a :class:`History`.
 
-        With ``batch_size=1`` (the default) this is exactly the notes' stochastic gradient
-        descent: each epoch visits the rows in a random permutation (without replacement)
-        and after every sample updates ``W_i -= lr a_{i-1} S_i^T``, ``b_i -= lr S_i`` for
-        every layer, all ``S_i`` computed from the weights before that sample's update. The
-        whole epoch runs in C without the GIL.
+        With ``batch_size=1``, ``optimizer="sgd"`` and no ``l1``, ``l2`` or ``dropout`` (the
+        defaults) this is exactly the notes' stochastic gradient descent: each epoch visits
+        the rows in a random permutation (without replacement) and after every sample
+        updates ``W_i -= lr a_{i-1} S_i^T``, ``b_i -= lr S_i`` for every layer, all ``S_i``
+        computed from the weights before that sample's update. The whole epoch runs in C
+        without the GIL, on one thread.
 
-        With ``batch_size = B > 1`` each step uses ``lr`` times the mean over the batch of
-        the per-sample gradients (``batch_size=None`` or ``"full"``: the whole set, i.e.
-        full-batch gradient descent as in the notes' logic-gate code).
+        Otherwise each step takes a batch of ``batch_size`` consecutive rows of the epoch's
+        permutation (the last batch may be shorter) and descends
+
+            ``(1/B) sum_{rows of the batch} F_row  +  l1 sum|w|  +  l2 sum w^2``
+
+        i.e. it uses the **mean over the batch of the per-row gradients** plus the penalty's
+        gradient ``l1 sign(w) + 2 l2 w`` (weights only, never biases; ``sign(0) = 0``), and
+        hands that gradient ``g`` to the optimizer (see :mod:`cmlp.optim`). Each batch is
+        gathered, differentiated, penalised and applied in C with no allocation.
 
         Parameters
         ----------
@@ -480,53 +508,180 @@ class Network:
             1-D class labels (one-hot encoded inside when there are several outputs; with
             one output unit, the target value itself), or a 2-D target array.
         epochs : int, default 10
-            Passes over the training set.
-        lr : float, default 0.1
-            Learning rate (the notes' alpha; they use 0.3 for MNIST).
+            Passes over the training set (at most: early stopping and callbacks may end
+            training sooner).
+        lr : float or None, default None
+            Base learning rate (the notes' alpha; they use 0.3 for MNIST). None: the
+            optimizer object's ``lr`` if it has one, else the optimizer's default (0.1 for
+            sgd/momentum/nesterov, 0.01 adagrad/rmsprop, 0.001 adam). An explicit ``lr``
+            here takes precedence over the optimizer object's.
         batch_size : int, None or "full", default 1
-            Samples per update. Larger than N is clipped to N with a warning.
+            Samples per update. None or "full": the whole set (full-batch gradient descent,
+            as the notes' logic-gate code). Larger than N is clipped to N with a warning.
         shuffle : bool, default True
             Visit the rows in a fresh random permutation each epoch; False: in given order.
         seed : None, int or numpy.random.Generator
             None continues the network's own generator; otherwise a fresh generator for
-            this call (the network's generator is not advanced).
+            this call (the network's generator is not advanced). It draws, each epoch, the
+            permutation and then the dropout masks, so a seed reproduces both.
         verbose : int, default 1
-            0: silent; 1 or more: a progress bar over epochs with the cost.
+            0: silent. 1: a progress bar over epochs showing the cost (and accuracy for
+            classification, and the validation values), plus a bar over the samples of an
+            epoch when epochs are long (rows x parameters >= 2e9, e.g. full MNIST on the
+            notes' network). 2: the sample bar always.
         on_nonfinite : {"raise", "warn"}, default "raise"
             What happens when a loss becomes NaN or infinite (e.g. a learning rate far too
             large). "raise": stop with ``FloatingPointError``; the parameters are those after
             the last sample (or batch) whose loss was finite, and the partial History is the
             exception's ``history`` attribute. "warn": finish training, warn with a
             ``RuntimeWarning``; the History shows the non-finite costs.
+        optimizer : str or cmlp.optim.Optimizer, default "sgd"
+            "sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", or an object such
+            as ``cmlp.optim.Adam(lr=1e-3, beta1=0.9)`` to set hyperparameters. The formulas
+            are torch.optim's (see :mod:`cmlp.optim`); the optimizer's state starts at zero
+            in every call of ``fit``.
+        l1, l2 : float >= 0, default 0
+            Penalty ``l1 sum |w| + l2 sum w^2`` over all weights (not biases), added to the
+            mean-over-batch loss of every step (see above). ``History.cost`` reports the
+            whole-set cost plus this penalty (``History.penalty`` the penalty alone).
+        dropout : float or sequence of float, default 0
+            Inverted dropout on the hidden layers during training: one probability for every
+            hidden layer or one per hidden layer, each in [0, 1). In each training row, each
+            unit of hidden layer i is zeroed with probability p_i, the others scaled by
+            1/(1 - p_i). Masks are drawn with the fit's generator; dropout is off in
+            :meth:`forward`, :meth:`predict`, :meth:`cost` and the History's evaluations.
+        lr_schedule : None, str, cmlp.schedules.Schedule or callable
+            Learning rate per epoch (0-based): "constant" (default), "step"
+            (``lr * 0.5 ** (epoch // 10)``), "exponential" (``lr * 0.95 ** epoch``),
+            "inverse" (``lr / (1 + 0.01 epoch)``), an object of :mod:`cmlp.schedules` for
+            other settings, or a callable ``epoch -> lr``.
+        validation_data : tuple (X_val, y_val), optional
+            Evaluated after every epoch: ``History.val_cost`` (cost plus penalty) and, for
+            classification, ``History.val_accuracy``.
+        validation_split : float in (0, 1), optional
+            Instead of validation_data: hold out the **last** ``validation_split`` fraction
+            of the rows of X and y (as given, before any shuffling) for validation.
+        early_stopping : bool, default False
+            Stop when ``val_cost`` has not decreased for ``patience`` epochs in a row, and in
+            any case end ``fit`` with the weights of the epoch of the lowest ``val_cost``
+            (``History.best_epoch``). Needs validation data.
+        patience : int >= 1, default 10
+        callbacks : callable or sequence of callables, optional
+            Each called as ``callback(epoch, history)`` after every completed epoch (0-based
+            epoch, the History so far); a callback returning ``False`` (exactly) stops
+            training after that epoch (``History.stopped == "callback"``).
+        n_threads : int or None, default None
+            Threads for the minibatch gradients; None: every CPU this process may use. Each
+            batch is split into ``n_threads`` contiguous row slices, each thread sums its
+            slice's gradients into its own buffer, then the buffers are added in a fixed
+            order and the optimizer step runs once: deterministic for a given ``n_threads``.
+            Different ``n_threads`` change only the order of those floating-point sums (the
+            permutation, dropout masks and steps are the same): after a few steps the
+            parameters agree within ``rtol=1e-9`` (float64) or ``rtol=1e-4`` (float32), the
+            tolerance the tests use; long runs drift further apart, as any change of
+            summation order in chaotic training does. Threads are
+            used only when each gets at least ``2**19`` rows x parameters of work per batch.
+            The per-sample path (batch_size 1) is always single-threaded.
 
         Returns
         -------
         History
             ``history.cost[e]`` is the whole-set cost (see :meth:`cost`) on the training set
             after epoch ``e``, computed with that epoch's final weights, as the notes'
-            ``TSEcost``.
+            ``TSEcost``, plus the penalty; see :class:`History` for the rest.
         """
         epochs = check_int("epochs", epochs, 1)
-        lr = check_float("lr", lr, 0.0, strict=True)
         shuffle = check_bool("shuffle", shuffle)
         verbose = check_int("verbose", verbose, 0)
         on_nonfinite = check_choice("on_nonfinite", on_nonfinite, ("raise", "warn"))
+        opt = get_optimizer(optimizer)
+        lr = opt.resolve_lr(lr)
+        l1 = check_float("l1", l1, 0.0)
+        l2 = check_float("l2", l2, 0.0)
+        drop = self._check_dropout(dropout)
+        schedule = get_schedule(lr_schedule)
+        early_stopping = check_bool("early_stopping", early_stopping)
+        patience = check_int("patience", patience, 1)
+        callbacks = self._check_callbacks(callbacks)
+        if n_threads is None:
+            n_threads = _usable_cpus()
+        n_threads = check_int("n_threads", n_threads, 1)
         X2, _ = self._inputs(X, allow_1d=False)
         N = X2.shape[0]
         if N == 0:
             raise ValueError("X has no rows; fit needs at least one sample")
-        B = self._check_batch_size(batch_size, N)
         T = as_targets(y, N, self._layers[-1], self._dtype)
+        if validation_data is not None and validation_split is not None:
+            raise ValueError("give validation_data or validation_split, not both")
+        val = None
+        if validation_split is not None:
+            frac = check_float("validation_split", validation_split, 0.0, strict=True)
+            n_val = int(math.ceil(N * frac)) if frac < 1 else N
+            if frac >= 1 or n_val >= N:
+                raise ValueError(f"validation_split must leave training rows: got {frac} of "
+                                 f"{N} rows")
+            val = (X2[N - n_val:], T[N - n_val:])
+            X2, T = X2[:N - n_val], T[:N - n_val]
+            N = X2.shape[0]
+        elif validation_data is not None:
+            if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
+                raise TypeError("validation_data must be a tuple (X_val, y_val)")
+            Xv, _ = check_X(validation_data[0], self._layers[0], self._dtype, "validation_data[0]",
+                            allow_1d=False)
+            if Xv.shape[0] == 0:
+                raise ValueError("validation_data[0] has no rows")
+            val = (Xv, as_targets(validation_data[1], Xv.shape[0], self._layers[-1],
+                                  self._dtype))
+        if early_stopping and val is None:
+            raise ValueError("early_stopping=True needs validation_data or validation_split")
+        B = self._check_batch_size(batch_size, N)
         # the C kernels assume the data never overlaps the parameters they update
         if np.may_share_memory(X2, self._params):
             X2 = X2.copy()
         if np.may_share_memory(T, self._params):
             T = T.copy()
         rng = self._rng if seed is None else _check_seed(seed)
-        history = History(self._loss, lr, B)
+        history = History(self._loss, lr, B, opt.name)
+        config = dict(opt=opt, lr=lr, l1=l1, l2=l2, drop=drop, schedule=schedule, val=val,
+                      early_stopping=early_stopping, patience=patience, callbacks=callbacks,
+                      n_threads=n_threads)
         with self._lock:
-            self._train(X2, T, epochs, lr, B, shuffle, rng, verbose, on_nonfinite, history)
+            self._train(X2, T, epochs, B, shuffle, rng, verbose, on_nonfinite, history, config)
         return history
+
+    def _check_dropout(self, dropout):
+        n_hidden = len(self._layers) - 2
+        if isinstance(dropout, (str, bytes)) or not hasattr(dropout, "__len__"):
+            p = check_float("dropout", dropout, 0.0)
+            probs = [p] * n_hidden
+            if p > 0 and n_hidden == 0:
+                raise ValueError("dropout needs a hidden layer; this network has none")
+        else:
+            if len(dropout) != n_hidden:
+                raise ValueError(f"dropout: expected one probability per hidden layer "
+                                 f"({n_hidden}), got {len(dropout)}")
+            probs = [check_float(f"dropout[{i}]", p, 0.0) for i, p in enumerate(dropout)]
+        for i, p in enumerate(probs):
+            if p >= 1:
+                raise ValueError(f"dropout probabilities must be in [0, 1), got {p} for hidden "
+                                 f"layer {i + 1}")
+        return np.array(probs, dtype=np.float64)
+
+    @staticmethod
+    def _check_callbacks(callbacks):
+        if callbacks is None:
+            return []
+        if callable(callbacks):
+            return [callbacks]
+        if isinstance(callbacks, (str, bytes)) or not hasattr(callbacks, "__iter__"):
+            raise TypeError(f"callbacks must be a callable or a list of callables, got "
+                            f"{type(callbacks).__name__}")
+        callbacks = list(callbacks)
+        for i, cb in enumerate(callbacks):
+            if not callable(cb):
+                raise TypeError(f"callbacks[{i}] must be callable (epoch, history), got "
+                                f"{type(cb).__name__} {cb!r}")
+        return callbacks
 
     @staticmethod
     def _check_batch_size(batch_size, N):
@@ -542,26 +697,93 @@ class Network:
             B = N
         return B
 
-    def _train(self, X, T, epochs, lr, B, shuffle, rng, verbose, on_nonfinite, history):
-        N = X.shape[0]
+    def _evaluate(self, X, T):
+        """(whole-set cost, accuracy or None) with the current weights, no dropout."""
+        if self.is_classifier:
+            total, correct = _core.evaluate(self._arch, self._params, X, T)
+            acc = correct / X.shape[0]
+        else:
+            total, acc = _core.loss(self._arch, self._params, X, T), None
+        cost = float(total) if self._loss == "tse" else float(total / X.shape[0])
+        return cost, acc
+
+    def _train(self, X, T, epochs, B, shuffle, rng, verbose, on_nonfinite, history, config):
+        N, P = X.shape[0], self._params.shape[0]
+        opt, lr0, l1, l2, drop = (config[k] for k in ("opt", "lr", "l1", "l2", "drop"))
         stop = on_nonfinite == "raise"
+        use_dropout = bool((drop > 0).any())
+        kind = _core.OPTIMIZER_CODES[opt.name]
+        per_sample = B == 1 and opt.name == "sgd" and l1 == 0 and l2 == 0 and not use_dropout
+        copt = _core.Optim(kind, lr0, l1=l1, l2=l2, **opt.hyperparameters())
+        # rows per call into C: whole batches, about _CHUNK_WORK multiply-adds
+        chunk = max(1, _CHUNK_WORK // ((P + 256) * B)) * B
+        threads = min(config["n_threads"], B)
+        if B * P < threads * MIN_WORK_PER_THREAD:
+            threads = 1
+        H = _core.hidden_width(self._arch)
+        # every buffer of the fit, allocated once
+        state = grad = U = pool = None
+        if not per_sample:
+            grad = np.zeros(P, self._dtype)
+            state = np.zeros(2 * P, self._dtype)
+            if use_dropout:
+                U = np.empty((min(chunk, N), H), self._dtype)
+        if threads > 1:
+            pool = ThreadPoolExecutor(max_workers=threads - 1, thread_name_prefix="cmlp-fit")
+            bounds = np.linspace(0, B, threads + 1).astype(np.int64)
+            tbuf = dict(Xb=np.empty((B, X.shape[1]), self._dtype),
+                        Tb=np.empty((B, T.shape[1]), self._dtype),
+                        grads=[grad] + [np.zeros(P, self._dtype) for _ in range(threads - 1)],
+                        bounds=bounds, pool=pool, backup=np.empty(P, self._dtype))
+        val = config["val"]
+        best = None
+        if config["early_stopping"]:
+            best = dict(cost=np.inf, params=np.empty_like(self._params), epoch=None, wait=0)
+        show_inner = verbose >= 2 or (verbose == 1 and N * P >= _LONG_EPOCH_WORK)
         bar = tqdm(total=epochs, desc="fit", unit="epoch", disable=verbose == 0, leave=True)
-        buffers = None
-        if B > 1:
-            buffers = (np.empty((B, X.shape[1]), self._dtype),
-                       np.empty((B, T.shape[1]), self._dtype),
-                       np.empty_like(self._params))
+        inner = None
         try:
             for epoch in range(epochs):
                 t0 = time.perf_counter()
+                lr = lr_for_epoch(config["schedule"], epoch, lr0)
+                copt.lr = lr
                 perm = rng.permutation(N) if shuffle else np.arange(N, dtype=np.int64)
                 perm = perm.astype(np.int64, copy=False)
-                if B == 1:
+                if show_inner:
+                    inner = tqdm(total=N, desc=f"epoch {epoch + 1}", unit="sample", leave=False,
+                                 mininterval=0.5)
+                bad, done = False, N
+                if per_sample and inner is None:
                     status, done, _ = _core.sgd_epoch(self._arch, self._params, X, T, perm, lr,
                                                       stop)
                     bad = status != 0
                 else:
-                    bad, done = self._minibatch_epoch(X, T, perm, lr, B, stop, buffers)
+                    for start in range(0, N, chunk):
+                        rows = perm[start:start + chunk]
+                        m = rows.shape[0]
+                        if per_sample:
+                            status, d, _ = _core.sgd_epoch(self._arch, self._params, X, T, rows,
+                                                           lr, stop)
+                        else:
+                            u = None
+                            if U is not None:
+                                u = U[:m]
+                                rng.random(out=u, dtype=self._dtype)
+                            if threads > 1:
+                                status, d = self._threaded_batches(X, T, rows, B, u, drop, copt,
+                                                                   grad, state, stop, tbuf)
+                            else:
+                                status, d, _ = _core.train_batches(
+                                    self._arch, copt, self._params, grad, state, X, T, rows, B,
+                                    u, drop, stop)
+                        if status != 0:
+                            bad, done = True, start + d
+                            break
+                        if inner is not None:
+                            inner.update(m)
+                    if inner is not None:
+                        inner.close()
+                        inner = None
                 if bad:
                     where = (f"sample {done + 1} (row {perm[done]})" if B == 1 else
                              f"the batch starting at sample {done + 1}")
@@ -572,8 +794,14 @@ class Network:
                     history._stop("nonfinite", epoch)
                     err.history = history
                     raise err
-                cost = self._cost(X, T)
-                history._append(cost, time.perf_counter() - t0)
+                cost, acc = self._evaluate(X, T)
+                pen = _core.penalty(self._arch, self._params, l1, l2) if l1 or l2 else 0.0
+                cost += pen
+                val_cost = val_acc = None
+                if val is not None:
+                    val_cost, val_acc = self._evaluate(*val)
+                    val_cost += pen
+                history._append(cost, time.perf_counter() - t0, pen, acc, val_cost, val_acc, lr)
                 if not np.isfinite(cost) or not np.isfinite(self._params).all():
                     if stop:
                         history._stop("nonfinite", epoch)
@@ -587,24 +815,80 @@ class Network:
                         warnings.warn(f"the cost became {cost} in epoch {epoch + 1}; "
                                       f"training continued because on_nonfinite='warn'",
                                       RuntimeWarning, stacklevel=3)
-                bar.set_postfix(cost=f"{cost:.6g}", refresh=False)
+                post = {"cost": f"{cost:.6g}"}
+                if acc is not None:
+                    post["acc"] = f"{acc:.4f}"
+                if val_cost is not None:
+                    post["val_cost"] = f"{val_cost:.6g}"
+                if val_acc is not None:
+                    post["val_acc"] = f"{val_acc:.4f}"
+                bar.set_postfix(post, refresh=False)
                 bar.update(1)
+                halt = None
+                for cb in config["callbacks"]:
+                    if cb(epoch, history) is False:
+                        halt = "callback"
+                if best is not None:
+                    if val_cost < best["cost"]:
+                        best.update(cost=val_cost, epoch=epoch, wait=0)
+                        best["params"][...] = self._params
+                    else:
+                        best["wait"] += 1
+                        if best["wait"] >= config["patience"] and halt is None:
+                            halt = "early_stopping"
+                if halt is not None:
+                    history._stop(halt, epoch)
+                    break
+            if best is not None and best["epoch"] is not None:
+                self._params[...] = best["params"]
+                history.best_epoch = best["epoch"]
         finally:
+            if inner is not None:
+                inner.close()
             bar.close()
+            if pool is not None:
+                pool.shutdown(wait=True)
 
-    def _minibatch_epoch(self, X, T, perm, lr, B, stop, buffers):
-        """Minibatch gradient descent over one epoch; returns (non-finite?, first row)."""
-        Xb, Tb, grad = buffers
-        N = X.shape[0]
-        for start in range(0, N, B):
-            rows = perm[start:start + B]
-            m = rows.shape[0]
-            xb, tb = Xb[:m], Tb[:m]
-            np.take(X, rows, axis=0, out=xb)
-            np.take(T, rows, axis=0, out=tb)
-            grad[...] = 0
-            total = _core.gradients(self._arch, self._params, xb, tb, grad)
+    def _threaded_batches(self, X, T, rows, B, U, drop, copt, grad, state, stop, tbuf):
+        """Minibatch steps over ``rows`` with each batch's gradient split over threads.
+
+        Each batch: its rows gathered into one block, cut at fixed bounds into one slice per
+        thread; thread k sums its slice's gradients into its own buffer (the C kernel runs
+        without the GIL); the buffers are added in thread order, then one optimizer step.
+        Returns (status, rows done) as ``_core.train_batches``.
+        """
+        Xb, Tb, grads, pool = tbuf["Xb"], tbuf["Tb"], tbuf["grads"], tbuf["pool"]
+        arch, params = self._arch, self._params
+        n = rows.shape[0]
+        for s in range(0, n, B):
+            r = rows[s:s + B]
+            m = r.shape[0]
+            np.take(X, r, axis=0, out=Xb[:m])
+            np.take(T, r, axis=0, out=Tb[:m])
+            ub = U[s:s + m] if U is not None else None
+            bounds = tbuf["bounds"] if m == B else np.linspace(0, m, len(grads) + 1).astype(
+                np.int64)
+            futures = []
+            for k in range(1, len(grads)):
+                a, b = bounds[k], bounds[k + 1]
+                grads[k][...] = 0
+                if b > a:
+                    futures.append(pool.submit(
+                        _core.gradients_dropout, arch, params, Xb[a:b], Tb[a:b],
+                        None if ub is None else ub[a:b], drop, grads[k]))
+            grads[0][...] = 0
+            a, b = bounds[0], bounds[1]
+            total = 0.0
+            if b > a:
+                total = _core.gradients_dropout(arch, params, Xb[a:b], Tb[a:b],
+                                                None if ub is None else ub[a:b], drop, grads[0])
+            for f in futures:
+                total += f.result()
+            for k in range(1, len(grads)):
+                grad += grads[k]
             if stop and not np.isfinite(total):
-                return True, start
-            _core.sgd_update(self._params, grad, lr / m)
-        return False, N
+                return 1, s
+            if _core.optim_step(arch, copt, params, grad, state, 1.0 / m,
+                                tbuf["backup"] if stop else None) is None:
+                return 1, s  # the update overflowed; undone
+        return 0, n

@@ -27,6 +27,18 @@ __all__ = [
     "total_cost",
     "sgd_epoch",
     "minibatch_step",
+    "dropout_masks",
+    "backprop_dropout",
+    "penalty",
+    "penalty_gradients",
+    "sgd_update",
+    "momentum_update",
+    "nesterov_update",
+    "adagrad_update",
+    "rmsprop_update",
+    "adam_update",
+    "new_optimizer_state",
+    "train_step",
 ]
 
 
@@ -222,4 +234,160 @@ def minibatch_step(weights, biases, activations, loss, X, T, rows, alpha):
     for i in range(len(W)):
         W[i] = W[i] - alpha * (gW[i] / B)
         b[i] = b[i] - alpha * (gb[i] / B)
+    return W, b
+
+
+
+# ---------------------------------------------------------------- training breadth
+# Dropout, penalties and the torch.optim optimizers, one readable function each. The
+# parameters are handled as the notes' lists: weights[i] is W_{i+1}, biases[i] is b_{i+1}.
+
+
+def dropout_masks(u, sizes, drop):
+    """Inverted-dropout masks for one sample from its uniform draws.
+
+    u : array of shape (n_1 + ... + n_{L-1},), uniform [0, 1) draws for the hidden units in
+    layer order; sizes : the hidden sizes [n_1, ..., n_{L-1}]; drop : their probabilities.
+    Unit j of hidden layer i is kept when its draw is >= p_i, and then scaled by
+    1 / (1 - p_i); otherwise it is zeroed. Returns column vectors m_i of shape (n_i, 1).
+    """
+    masks, start = [], 0
+    for n, p in zip(sizes, drop):
+        keep = np.asarray(u[start:start + n], dtype=np.float64) >= p
+        masks.append(np.where(keep, 1.0 / (1.0 - p), 0.0).reshape(-1, 1))
+        start += n
+    return masks
+
+
+def backprop_dropout(weights, biases, activations, loss, x, t, masks):
+    """Backpropagation for one sample with inverted dropout on the hidden layers.
+
+    Forward: ``h_i = sigma_i(W_i^T a_{i-1} + b_i)``, ``a_i = m_i * h_i`` for hidden layers
+    (``masks[i-1]`` is m_i), the output layer as usual. Backward: ``S_{i-1} = A_{i-1} M_{i-1}
+    W_i S_i`` with ``M = diag(m)``: the mask enters as one more diagonal factor. Returns
+    ``(dW, db, F)`` as :func:`backprop`.
+    """
+    t = np.asarray(t, dtype=np.float64).reshape(-1, 1)
+    L = len(weights)
+    a = [np.asarray(x, dtype=np.float64).reshape(-1, 1)]
+    n = [None]
+    for i in range(1, L + 1):
+        n.append(weights[i - 1].T @ a[i - 1] + biases[i - 1])
+        h = activation(activations[i - 1], n[i])
+        a.append(masks[i - 1] * h if i < L else h)
+    S = [None] * (L + 1)
+    S[L] = output_delta(loss, activations[-1], t, a[L], n[L])
+    for i in range(L, 1, -1):
+        A = np.diagflat(activation_derivative(activations[i - 2], n[i - 1]))  # A_{i-1}
+        M = np.diagflat(masks[i - 2])  # M_{i-1}
+        S[i - 1] = A @ M @ weights[i - 1] @ S[i]
+    dW = [a[i - 1] @ S[i].T for i in range(1, L + 1)]
+    db = [S[i] for i in range(1, L + 1)]
+    return dW, db, loss_term(loss, activations[-1], t, a[L])
+
+
+def penalty(weights, l1=0.0, l2=0.0):
+    """The penalty ``l1 sum |w| + l2 sum w^2`` over every weight (biases are not penalised)."""
+    return float(sum(l1 * np.abs(W).sum() + l2 * (W * W).sum() for W in weights))
+
+
+def penalty_gradients(weights, l1=0.0, l2=0.0):
+    """d(penalty)/dW_i = l1 sign(W_i) + 2 l2 W_i (sign(0) = 0: the subgradient 0 at 0)."""
+    return [l1 * np.sign(W) + 2 * l2 * W for W in weights]
+
+
+# Each update takes one parameter array p, its gradient g and its state (a dict of arrays,
+# empty before the first step) and returns the new p; the formulas are torch.optim's.
+
+def sgd_update(p, g, state, lr):
+    """p - lr g."""
+    return p - lr * g
+
+
+def momentum_update(p, g, state, lr, momentum=0.9):
+    """SGD with momentum (dampening 0): b = mu b + g; p - lr b."""
+    b = momentum * state.get("b", np.zeros_like(p)) + g
+    state["b"] = b
+    return p - lr * b
+
+
+def nesterov_update(p, g, state, lr, momentum=0.9):
+    """Nesterov momentum as torch.optim.SGD(nesterov=True): b = mu b + g; p - lr (g + mu b)."""
+    b = momentum * state.get("b", np.zeros_like(p)) + g
+    state["b"] = b
+    return p - lr * (g + momentum * b)
+
+
+def adagrad_update(p, g, state, lr, eps=1e-10):
+    """Adagrad (lr_decay 0, initial accumulator 0): s = s + g^2; p - lr g / (sqrt(s) + eps)."""
+    s = state.get("s", np.zeros_like(p)) + g * g
+    state["s"] = s
+    return p - lr * g / (np.sqrt(s) + eps)
+
+
+def rmsprop_update(p, g, state, lr, alpha=0.99, eps=1e-8):
+    """RMSprop (centered False, momentum 0): v = alpha v + (1 - alpha) g^2;
+    p - lr g / (sqrt(v) + eps)."""
+    v = alpha * state.get("v", np.zeros_like(p)) + (1 - alpha) * g * g
+    state["v"] = v
+    return p - lr * g / (np.sqrt(v) + eps)
+
+
+def adam_update(p, g, state, lr, beta1=0.9, beta2=0.999, eps=1e-8):
+    """Adam (amsgrad False): m = b1 m + (1 - b1) g; v = b2 v + (1 - b2) g^2; with the step
+    number t, m_hat = m / (1 - b1^t), v_hat = v / (1 - b2^t); p - lr m_hat / (sqrt(v_hat) + eps)."""
+    t = state.get("t", 0) + 1
+    m = beta1 * state.get("m", np.zeros_like(p)) + (1 - beta1) * g
+    v = beta2 * state.get("v", np.zeros_like(p)) + (1 - beta2) * g * g
+    state.update(t=t, m=m, v=v)
+    m_hat = m / (1 - beta1 ** t)
+    v_hat = v / (1 - beta2 ** t)
+    return p - lr * m_hat / (np.sqrt(v_hat) + eps)
+
+
+UPDATES = {
+    "sgd": sgd_update,
+    "momentum": momentum_update,
+    "nesterov": nesterov_update,
+    "adagrad": adagrad_update,
+    "rmsprop": rmsprop_update,
+    "adam": adam_update,
+}
+
+
+def new_optimizer_state(weights):
+    """One empty state per parameter array, in the order W_1, b_1, W_2, b_2, ..."""
+    return [{} for _ in range(2 * len(weights))]
+
+
+def train_step(weights, biases, activations, loss, X, T, rows, lr, optimizer="sgd",
+               state=None, l1=0.0, l2=0.0, U=None, drop=None, **hyper):
+    """One minibatch step: the mean over ``rows`` of the per-sample gradients (with dropout
+    masks from the draws ``U[k]`` for the k-th row of the batch, if U is given), plus the
+    penalty's gradient, then the optimizer's update with ``lr`` and ``hyper``.
+
+    So the step descends ``(1/B) sum_rows F + l1 sum |w| + l2 sum w^2``. Returns new lists
+    ``(weights, biases)``; ``state`` (from :func:`new_optimizer_state`) is updated in place.
+    """
+    W, b = _copy_params(weights, biases)
+    if state is None:
+        state = new_optimizer_state(W)
+    gW = [np.zeros_like(w) for w in W]
+    gb = [np.zeros_like(v) for v in b]
+    hidden = [w.shape[1] for w in W[:-1]]
+    for k, j in enumerate(rows):
+        if U is not None:
+            masks = dropout_masks(U[k], hidden, drop)
+            dW, db, _ = backprop_dropout(W, b, activations, loss, X[j], T[j], masks)
+        else:
+            dW, db, _ = backprop(W, b, activations, loss, X[j], T[j])
+        for i in range(len(W)):
+            gW[i] += dW[i]
+            gb[i] += db[i]
+    B = len(rows)
+    pen = penalty_gradients(W, l1, l2)
+    update = UPDATES[optimizer]
+    for i in range(len(W)):
+        W[i] = update(W[i], gW[i] / B + pen[i], state[2 * i], lr, **hyper)
+        b[i] = update(b[i], gb[i] / B, state[2 * i + 1], lr, **hyper)
     return W, b

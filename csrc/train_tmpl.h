@@ -1,0 +1,164 @@
+/* train_tmpl.h -- minibatch training built from the layer kernels: gradients with inverted
+ * dropout, the chunked minibatch driver, and the end-of-epoch evaluation; see cmlp.h. */
+
+/* Units of hidden layer i (1-based, i < L) in the dropout draws: H = n_1 + ... + n_{L-1}. */
+static ptrdiff_t FN(hidden_width_sum)(const cmlp_arch *arch)
+{
+    ptrdiff_t i, H = 0;
+    for (i = 1; i < arch->n_layers; i++) H += arch->sizes[i];
+    return H;
+}
+
+double FN(net_gradients_dropout)(real *grad, real *work, const real *params, const real *X,
+                                 const real *T, const real *U, const double *drop, ptrdiff_t N,
+                                 const cmlp_arch *arch)
+{
+    /* grad, params (P)  X (N, n_0)  T (N, K)  U (N, H)  drop (L - 1)
+     * work: a_1..a_L of a block (the kept, scaled values the next layer reads), h_1..h_{L-1}
+     * (the activations before the mask: their derivatives), then two delta blocks */
+    const ptrdiff_t L = arch->n_layers, n0 = arch->sizes[0], K = arch->sizes[L];
+    const ptrdiff_t maxw = cmlp_max_width(arch), H = FN(hidden_width_sum)(arch);
+    ptrdiff_t i, r, j, r0, off, a_size = 0, h_off;
+    real *d_cur, *d_prev, *tmp, *hbase;
+    double total = 0;
+    if (U == NULL) return FN(net_gradients)(grad, work, params, X, T, N, arch);
+    for (i = 1; i <= L; i++) a_size += CMLP_BLOCK * arch->sizes[i];
+    hbase = work + a_size;
+    for (r0 = 0; r0 < N; r0 += CMLP_BLOCK) {
+        const ptrdiff_t nb = N - r0 < CMLP_BLOCK ? N - r0 : CMLP_BLOCK;
+        const real *x = X + r0 * n0, *in = x, *p = params, *y, *u = U + r0 * H;
+        real *a = work, *h = hbase;
+        h_off = 0;
+        for (i = 0; i < L; i++) {
+            const ptrdiff_t I = arch->sizes[i], O = arch->sizes[i + 1];
+            if (i < L - 1) {
+                /* hidden layer i+1: h = act(in W + b), a = h * keep / (1 - p) */
+                const double pd = drop[i];
+                const real scale = (real)(1.0 / (1.0 - pd)), pr = (real)pd;
+                FN(dense_forward)(h, in, p, p + I * O, nb, I, O, arch->acts[i]);
+                for (r = 0; r < nb; r++)
+                    for (j = 0; j < O; j++)
+                        a[r * O + j] = u[r * H + h_off + j] >= pr ? h[r * O + j] * scale : 0;
+                h += CMLP_BLOCK * O;
+                h_off += O;
+            } else {
+                FN(dense_forward)(a, in, p, p + I * O, nb, I, O, arch->acts[i]);
+            }
+            p += (I + 1) * O;
+            in = a;
+            a += CMLP_BLOCK * O;
+        }
+        y = in;
+        total += FN(loss_forward)(y, T + r0 * K, nb, K, arch->loss, arch->acts[L - 1]);
+        d_cur = hbase + CMLP_BLOCK * H;
+        d_prev = d_cur + CMLP_BLOCK * maxw;
+        FN(output_delta)(d_cur, y, T + r0 * K, nb, K, arch->loss, arch->acts[L - 1]);
+        off = cmlp_param_count(arch);
+        a = work + a_size;
+        for (i = L; i >= 1; i--) {
+            const ptrdiff_t I = arch->sizes[i - 1], O = arch->sizes[i];
+            const real *xin;
+            off -= (I + 1) * O;
+            a -= CMLP_BLOCK * O; /* a_i */
+            xin = i == 1 ? x : a - CMLP_BLOCK * I;
+            /* dx = dz W^T, then times the mask and the derivative at the unmasked h_{i-1} */
+            FN(dense_backward)(i == 1 ? NULL : d_prev, grad + off, grad + off + I * O, d_cur, xin,
+                               params + off, nb, I, O, CMLP_IDENTITY);
+            if (i > 1) {
+                const double pd = drop[i - 2];
+                const real scale = (real)(1.0 / (1.0 - pd)), pr = (real)pd;
+                h -= CMLP_BLOCK * I; /* h_{i-1} */
+                h_off -= I;
+                for (r = 0; r < nb; r++)
+                    for (j = 0; j < I; j++)
+                        d_prev[r * I + j] *= u[r * H + h_off + j] >= pr ? scale : 0;
+                FN(act_backward)(d_prev, h, nb * I, arch->acts[i - 2]);
+            }
+            tmp = d_cur;
+            d_cur = d_prev;
+            d_prev = tmp;
+        }
+    }
+    return total;
+}
+
+int FN(train_batches)(real *params, real *grad, real *state, real *work, const real *X,
+                      const real *T, const int64_t *perm, ptrdiff_t n, ptrdiff_t B,
+                      const real *U, const double *drop, const cmlp_arch *arch, cmlp_optim *opt,
+                      int stop_nonfinite, ptrdiff_t *done, double *loss_sum)
+{
+    /* params, grad (P)  state (2P)  X (N, n_0)  T (N, K)  perm (n)  U (n, H) or NULL
+     * work: Xb (B, n_0), Tb (B, K), then cmlp_train_work_size's gradient part */
+    const ptrdiff_t L = arch->n_layers, n0 = arch->sizes[0], K = arch->sizes[L];
+    const ptrdiff_t P = cmlp_param_count(arch), H = FN(hidden_width_sum)(arch);
+    real *Xb = work, *Tb = work + B * n0, *backup = Tb + B * K, *gwork = backup + P;
+    ptrdiff_t s, r, j;
+    for (s = 0; s < n; s += B) {
+        const ptrdiff_t m = n - s < B ? n - s : B;
+        double l;
+        for (r = 0; r < m; r++) {
+            const real *xs = X + perm[s + r] * n0, *ts = T + perm[s + r] * K;
+            for (j = 0; j < n0; j++) Xb[r * n0 + j] = xs[j];
+            for (j = 0; j < K; j++) Tb[r * K + j] = ts[j];
+        }
+        for (j = 0; j < P; j++) grad[j] = 0;
+        l = FN(net_gradients_dropout)(grad, gwork, params, Xb, Tb, U == NULL ? NULL : U + s * H,
+                                      drop, m, arch);
+        if (stop_nonfinite && !isfinite(l)) {
+            *done = s;
+            return CMLP_NONFINITE;
+        }
+        if (stop_nonfinite)
+            for (j = 0; j < P; j++) backup[j] = params[j];
+        FN(optim_step)(params, grad, state, opt, (real)(1.0 / (double)m), arch);
+        if (stop_nonfinite) {
+            /* a finite loss can still give an update that overflows (float32): undo it */
+            int finite = 1;
+            for (j = 0; j < P; j++) finite &= isfinite(params[j]) != 0;
+            if (!finite) {
+                for (j = 0; j < P; j++) params[j] = backup[j];
+                *done = s;
+                return CMLP_NONFINITE;
+            }
+        }
+        *loss_sum += l;
+    }
+    *done = n;
+    return CMLP_OK;
+}
+
+/* 1 if output row y and target row t name the same class (argmax, or the threshold of one
+ * sigmoid (0.5) or tanh (0) unit) */
+static int FN(same_class)(const real *y, const real *t, ptrdiff_t K, int out_act)
+{
+    ptrdiff_t j, ay = 0, at = 0;
+    if (K == 1) {
+        const real thr = out_act == CMLP_TANH ? 0 : R_LIT(0.5);
+        return (y[0] > thr) == (t[0] > thr);
+    }
+    for (j = 1; j < K; j++) {
+        if (y[j] > y[ay]) ay = j;
+        if (t[j] > t[at]) at = j;
+    }
+    return ay == at;
+}
+
+double FN(net_evaluate)(real *work, const real *params, const real *X, const real *T,
+                        ptrdiff_t N, const cmlp_arch *arch, ptrdiff_t *correct)
+{
+    /* params (P)  X (N, n_0)  T (N, K)  work (cmlp_forward_work_size); as net_loss, and
+     * counts the rows whose predicted class is the target's */
+    const ptrdiff_t L = arch->n_layers, n0 = arch->sizes[0], K = arch->sizes[L];
+    real *buf1 = work + CMLP_BLOCK * cmlp_max_width(arch);
+    real *last = (L - 1) % 2 == 0 ? work : buf1;
+    double total = 0;
+    ptrdiff_t r0, r, c = 0;
+    for (r0 = 0; r0 < N; r0 += CMLP_BLOCK) {
+        const ptrdiff_t nb = N - r0 < CMLP_BLOCK ? N - r0 : CMLP_BLOCK;
+        const real *y = FN(block_forward)(last, work, buf1, params, X + r0 * n0, nb, arch);
+        total += FN(loss_forward)(y, T + r0 * K, nb, K, arch->loss, arch->acts[L - 1]);
+        for (r = 0; r < nb; r++) c += FN(same_class)(y + r * K, T + (r0 + r) * K, K, arch->acts[L - 1]);
+    }
+    *correct = c;
+    return total;
+}
