@@ -1,0 +1,96 @@
+"""Smoke test of ``benchmarks/compare.py``: a tiny run with cmlp and the NumPy peers only.
+
+It checks that the harness runs end to end (worker process, correctness guard, timing,
+tables, JSON), not any speed.
+"""
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+COMPARE = Path(__file__).resolve().parents[1] / "benchmarks" / "compare.py"
+
+
+@pytest.fixture(scope="module")
+def quick_run(tmp_path_factory):
+    if not COMPARE.exists():
+        pytest.skip(f"{COMPARE} not found")
+    out = tmp_path_factory.mktemp("bench") / "results.json"
+    cmd = [sys.executable, str(COMPARE), "--quick", "--peers", "numpy", "--rows", "64",
+           "--slow-rows", "8", "--test-rows", "200", "--cases", "A/1,A/64,B/64",
+           "--json", str(out)]
+    proc = subprocess.run(cmd, check=False, capture_output=True, text=True, timeout=300)
+    return proc, out
+
+
+def test_quick_run_exits_zero(quick_run):
+    proc, _ = quick_run
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+
+
+def test_quick_run_prints_tables(quick_run):
+    proc, _ = quick_run
+    text = proc.stdout
+    assert "A/b1: recipe A" in text
+    assert "inference: forward over 200 test rows" in text
+    # cmlp's row in the batch-1 table holds a number, and the notes' literal loop a ratio
+    table = text[text.index("A/b1: recipe A"):]
+    assert re.search(r"^\s+cmlp(\s+[\d,]+(\.\d+)?)+\s*$", table, re.MULTILINE), table[:2000]
+    assert re.search(r"^\s+notes \(NumPy, literal\)\s+[\d,.]+\u2020 \(\d+\.\d\dx\)", table, re.MULTILINE)
+    # cmlp's momentum cell holds numbers, or says it is missing rather than faking it
+    b = text[text.index("B/b64: recipe B"):]
+    assert re.search(r"^\s+cmlp\s+n/a \(not implemented\)", b, re.MULTILINE) or \
+        re.search(r"^\s+cmlp(\s+[\d,]+(\.\d+)?)+\s*$", b, re.MULTILINE)
+
+
+def test_quick_run_guard_and_json(quick_run):
+    proc, path = quick_run
+    assert "correctness guard" in proc.stdout
+    doc = json.loads(path.read_text())
+    res = doc["results"][0]
+    assert res["threads"] == 1
+    guard = res["guard"]
+    assert {g["impl"] for g in guard} >= {"notes (NumPy, literal)",
+                                          "NumPy per-sample (vectorised)",
+                                          "NumPy minibatch (BLAS)"}
+    assert all(g["ok"] and g["deviation"] <= 1e-9 for g in guard), guard
+    ok = [r for r in res["records"] if r["status"] == "ok"]
+    cmlp_cells = [r for r in ok if r["impl"] == "cmlp"]
+    assert {(r["case"], r["dtype"]) for r in cmlp_cells} >= {("A/b1", "float64"),
+                                                              ("A/b64", "float32")}
+    assert all(r["us_per_sample"] > 0 and len(r["seconds"]) == 1 for r in ok)
+    assert {r["impl"] for r in res["inference"]} >= {"cmlp", "NumPy per-sample (vectorised)"}
+    assert "torch" not in res["versions"]      # peers not asked for are not even imported
+
+
+def test_bad_arguments_are_refused():
+    if not COMPARE.exists():
+        pytest.skip(f"{COMPARE} not found")
+    proc = subprocess.run([sys.executable, str(COMPARE), "--peers", "tensorflow"],
+                          check=False, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2
+    assert "--peers: unknown peer 'tensorflow'" in proc.stderr
+
+
+def test_falls_back_to_packaged_sample(tmp_path):
+    if not COMPARE.exists():
+        pytest.skip(f"{COMPARE} not found")
+    datasets = pytest.importorskip("cmlp.datasets")
+    if not hasattr(datasets, "load_mnist_sample"):
+        pytest.skip("cmlp.datasets.load_mnist_sample is not available")
+    missing = tmp_path / "absent.csv.gz"
+    out = tmp_path / "r.json"
+    proc = subprocess.run([sys.executable, str(COMPARE), "--quick", "--peers", "none",
+                           "--rows", "32", "--test-rows", "50", "--cases", "A/1",
+                           "--dtypes", "float64", "--train-csv", str(missing),
+                           "--test-csv", str(missing), "--json", str(out)],
+                          check=False, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "data: cmlp.datasets.load_mnist_sample() (train)" in proc.stdout
+    res = json.loads(out.read_text())["results"][0]
+    assert res["rows_loaded"] == 32
+    assert [r["status"] for r in res["records"]] == ["ok"]
+    assert res["inference"][0]["rows"] == 50
