@@ -22,10 +22,10 @@ static ptrdiff_t sum_widths(const cmlp_arch *arch)
     return s;
 }
 
-/* one row of activations a_1..a_L, then two deltas */
+/* one row of activations a_1..a_L, two deltas, then a copy of the parameters */
 ptrdiff_t cmlp_sgd_work_size(const cmlp_arch *arch)
 {
-    return sum_widths(arch) + 2 * cmlp_max_width(arch);
+    return sum_widths(arch) + 2 * cmlp_max_width(arch) + cmlp_param_count(arch);
 }
 
 /* two blocks of activations, used in turn */

@@ -244,8 +244,9 @@ double net_gradients_f32(float *grad, float *work, const float *params, const fl
 /* The notes' per-sample SGD over the rows perm[0..n) of X: for each row, the forward pass,
  * S_L, then for i = L..1 one pass over W_i (product with the old W_i, then the update
  * W_i -= lr a_{i-1} S_i^T, b_i -= lr S_i). If stop_nonfinite, a row whose loss is not
- * finite stops the loop before its update with CMLP_NONFINITE, the parameters left as
- * after the previous row; otherwise such rows are applied like any other.
+ * finite, or whose update would leave a parameter not finite, stops the loop before its
+ * update with CMLP_NONFINITE, the parameters left as after the previous row (the end of
+ * work holds a copy of params for that); otherwise such rows are applied like any other.
  * *done = rows completed; *loss_sum += their per-row losses (before their updates).
  * params (P)  X (N, n_0)  T (N, K)  perm (n), entries in [0, N)  work (cmlp_sgd_work_size) */
 int sgd_epoch_f64(double *params, double *work, const double *X, const double *T,

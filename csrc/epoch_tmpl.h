@@ -96,12 +96,23 @@ double FN(net_gradients)(real *grad, real *work, const real *params, const real 
     return total;
 }
 
-int FN(sgd_epoch)(real *params, real *work, const real *X, const real *T, const int64_t *perm,
-                  ptrdiff_t n, const cmlp_arch *arch, real lr, int stop_nonfinite, ptrdiff_t *done,
-                  double *loss_sum)
+/* 1 if every p[i] is finite: p * 0 is 0 for finite p and NaN for inf or NaN (vectorised). */
+static int FN(all_finite)(const real *p, ptrdiff_t n)
 {
-    /* params (P)  X (N, n_0)  T (N, K)  perm (n)
-     * work: a_1..a_L of one row (sum n_i), then two deltas (max_width each) */
+    real acc = 0;
+    ptrdiff_t i;
+    CMLP_SIMD_SUM(acc)
+    for (i = 0; i < n; i++) acc += p[i] * R_LIT(0.0);
+    return acc == 0;
+}
+
+/* The per-sample SGD loop itself (see sgd_epoch in cmlp.h).
+ * work: a_1..a_L of one row (sum n_i), then two deltas (max_width each) */
+static int FN(sgd_rows)(real *params, real *work, const real *X, const real *T,
+                        const int64_t *perm, ptrdiff_t n, const cmlp_arch *arch, real lr,
+                        int stop_nonfinite, ptrdiff_t *done, double *loss_sum)
+{
+    /* params (P)  X (N, n_0)  T (N, K)  perm (n) */
     const ptrdiff_t L = arch->n_layers, n0 = arch->sizes[0], K = arch->sizes[L];
     const ptrdiff_t maxw = cmlp_max_width(arch), P = cmlp_param_count(arch);
     ptrdiff_t s, i, a_size = 0;
@@ -140,6 +151,44 @@ int FN(sgd_epoch)(real *params, real *work, const real *X, const real *T, const 
             d_cur = d_prev;
             d_prev = tmp;
         }
+    }
+    *done = n;
+    return CMLP_OK;
+}
+
+int FN(sgd_epoch)(real *params, real *work, const real *X, const real *T, const int64_t *perm,
+                  ptrdiff_t n, const cmlp_arch *arch, real lr, int stop_nonfinite, ptrdiff_t *done,
+                  double *loss_sum)
+{
+    /* work: sgd_rows' buffers, then a copy of params (P) at its end.
+     * A row's loss is checked before its update, but an update can still overflow the
+     * parameters while that loss, summed in double, was finite (float32 weights reach inf
+     * first). So with stop_nonfinite the parameters are copied before the rows and checked
+     * after them; if any is not finite, the rows are replayed one by one from the copy and
+     * the loop stops before the row whose update overflows. */
+    const ptrdiff_t P = cmlp_param_count(arch);
+    real *backup = work + (cmlp_sgd_work_size(arch) - P);
+    double partial = 0;
+    ptrdiff_t s, one;
+    int status;
+    if (!stop_nonfinite) return FN(sgd_rows)(params, work, X, T, perm, n, arch, lr, 0, done, loss_sum);
+    memcpy(backup, params, (size_t)P * sizeof(real));
+    status = FN(sgd_rows)(params, work, X, T, perm, n, arch, lr, 1, done, &partial);
+    if (FN(all_finite)(params, P)) {
+        *loss_sum += partial;
+        return status;
+    }
+    memcpy(params, backup, (size_t)P * sizeof(real));
+    for (s = 0; s < n; s++) {
+        double l = 0;
+        memcpy(backup, params, (size_t)P * sizeof(real));
+        status = FN(sgd_rows)(params, work, X, T, perm + s, 1, arch, lr, 1, &one, &l);
+        if (status != CMLP_OK || !FN(all_finite)(params, P)) {
+            memcpy(params, backup, (size_t)P * sizeof(real));
+            *done = s;
+            return CMLP_NONFINITE;
+        }
+        *loss_sum += l;
     }
     *done = n;
     return CMLP_OK;

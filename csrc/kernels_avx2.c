@@ -2,6 +2,7 @@
  * when the CPU has it. Empty where CMLP_MULTIVERSION is 0. See isa.h. */
 #include <float.h>
 #include <math.h>
+#include <string.h>
 
 #include "cmlp.h"
 #include "isa.h"

@@ -2,6 +2,7 @@
  * x86-64, NEON on arm64): the variant every platform has. See isa.h. */
 #include <float.h>
 #include <math.h>
+#include <string.h>
 
 #include "cmlp.h"
 #include "isa.h"

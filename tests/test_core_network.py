@@ -350,7 +350,7 @@ def test_pickle_round_trip_is_exact():
 
 @pytest.mark.parametrize("kwargs,exc,match", [
     (dict(layers=[784]), ValueError, "layers must have at least 2"),
-    (dict(layers=784), TypeError, "layers must be a sequence"),
+    (dict(layers=784), TypeError, "layers must be an ordered sequence"),
     (dict(layers=[784, 0, 10]), ValueError, r"layers\[1\] must be >= 1"),
     (dict(layers=[784, 2.5, 10]), TypeError, r"layers\[1\] must be an integer"),
     (dict(layers=[4, 3, 2], activation="sigmod"), ValueError, "activation must be one of"),

@@ -96,6 +96,11 @@ cdef class Arch:
             raise ValueError("acts: softmax is only allowed on the output layer")
         if loss < 0 or loss >= CMLP_N_LOSS:
             raise ValueError(f"loss: unknown loss code {loss}")
+        # the parameter count must fit a ptrdiff_t (in bytes) before C computes it
+        widths = [int(v) for v in sizes_arr]
+        count = sum((a + 1) * b for a, b in zip(widths, widths[1:]))
+        if count * 8 > np.iinfo(np.intp).max:
+            raise ValueError(f"sizes: {count:,} parameters cannot be addressed")
         self._sizes = sizes_arr
         self._acts = acts_arr
         self.c.n_layers = sizes_arr.shape[0] - 1

@@ -1,6 +1,7 @@
 """``cmlp.Network``: a fully connected feed-forward network trained as the notes derive it."""
 import math
 import os
+import collections.abc
 import threading
 import time
 import warnings
@@ -140,13 +141,21 @@ class Network:
     # ------------------------------------------------------------------ construction
 
     def _configure(self, layers, activation, output, loss, init, dtype):
-        if isinstance(layers, (str, bytes)) or not hasattr(layers, "__len__"):
-            raise TypeError(f"layers must be a sequence of layer sizes such as [784, 500, 200, "
-                            f"10], got {type(layers).__name__} {layers!r}")
+        ordered = isinstance(layers, collections.abc.Sequence) or (
+            isinstance(layers, np.ndarray) and layers.ndim == 1)
+        if isinstance(layers, (str, bytes)) or not ordered:
+            # a set or dict would be iterated in an order the user did not write
+            raise TypeError(f"layers must be an ordered sequence of layer sizes such as "
+                            f"[784, 500, 200, 10], got {type(layers).__name__} {layers!r}")
         if len(layers) < 2:
             raise ValueError(f"layers must have at least 2 sizes (inputs and outputs), "
                              f"got {list(layers)!r}")
         sizes = tuple(check_int(f"layers[{i}]", n, 1) for i, n in enumerate(layers))
+        n_params = sum((a + 1) * b for a, b in zip(sizes[:-1], sizes[1:]))  # exact, in Python
+        if n_params * 8 > np.iinfo(np.intp).max:
+            raise ValueError(f"layers {list(sizes)} need {n_params:,} parameters "
+                             f"({n_params * 8 / 2**30:,.0f} GiB in float64), more than this "
+                             f"machine can address; use smaller layers")
         n_hidden = len(sizes) - 2
         if isinstance(activation, str):
             hidden = (check_choice("activation", activation, ACTIVATIONS),) * n_hidden
@@ -300,6 +309,9 @@ class Network:
         if len(values) != len(targets):
             raise ValueError(f"{name}: expected {len(targets)} arrays (one per layer), "
                              f"got {len(values)}")
+        # every value is converted to its own copy and checked before anything is written:
+        # a refused assignment changes nothing, and values that are views of the parameters
+        # themselves (swapping two layers) are read before they are overwritten
         arrays = []
         for i, (t, v) in enumerate(zip(targets, values)):
             a = as_numeric_array(v, f"{name}[{i}]")
@@ -307,16 +319,21 @@ class Network:
                 a = a.reshape(-1)  # the notes keep biases as (n, 1) columns
             if a.shape != t.shape:
                 raise ValueError(f"{name}[{i}] must have shape {t.shape}, got {a.shape}")
-            arrays.append(a)
-        for i, (t, a) in enumerate(zip(targets, arrays)):
-            self._set_checked(t, a, f"{name}[{i}]")
+            arrays.append(self._converted(a, f"{name}[{i}]"))
+        for t, a in zip(targets, arrays):
+            t[...] = a
 
     def _set_checked(self, target, arr, name):
-        converted = np.asarray(arr, dtype=self._dtype)
+        target[...] = self._converted(arr, name)
+
+    def _converted(self, arr, name):
+        """A finite copy of arr in the network's dtype, or a ValueError naming it."""
+        with np.errstate(over="ignore"):
+            converted = np.array(arr, dtype=self._dtype, copy=True)
         if not np.isfinite(converted).all():
             raise ValueError(f"{name} contains NaN or infinity (or values too large for "
                              f"{self._dtype.name})")
-        target[...] = converted
+        return converted
 
     def save(self, path):
         """Write the network to one ``.npz`` file, atomically (see :func:`cmlp.save`):
@@ -417,6 +434,9 @@ class Network:
             return float(1.0 - ss_res / ss_tot) if ss_tot > 0 else float(ss_res == 0)
         arr = as_numeric_array(y, "y")
         K = self._layers[-1]
+        if arr.ndim not in (1, 2):
+            raise ValueError(f"y must be 1-D labels or a 2-D (n_samples, {K}) target array, "
+                             f"got shape {arr.shape}")
         if arr.ndim == 2:
             T = as_targets(arr, X2.shape[0], K, np.float64)
             threshold = 0.5 if self.output == "sigmoid" else 0.0
@@ -631,7 +651,7 @@ class Network:
             if Xv.shape[0] == 0:
                 raise ValueError("validation_data[0] has no rows")
             val = (Xv, as_targets(validation_data[1], Xv.shape[0], self._layers[-1],
-                                  self._dtype))
+                                  self._dtype, name="validation_data[1]"))
         if early_stopping and val is None:
             raise ValueError("early_stopping=True needs validation_data or validation_split")
         B = self._check_batch_size(batch_size, N)
