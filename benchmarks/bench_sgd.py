@@ -42,7 +42,7 @@ def cpu_model():
 
 def load_rows(n):
     if MNIST.exists():
-        X, y = load_mnist_csv(MNIST, n_rows=n)
+        X, y = load_mnist_csv(MNIST, n_rows=n)  # pixels / 255
         return X, y, str(MNIST)
     X, y, _, _ = load_mnist_sample()
     return X[:n], y[:n], "the embedded sample (shared MNIST not found)"
@@ -57,7 +57,6 @@ def main(argv=None):
     args = p.parse_args(argv)
 
     X, y, source = load_rows(args.rows)
-    X = X / 255.0
     N = X.shape[0]
     net = cmlp.Network([784, 500, 200, 10], dtype=args.dtype, seed=0)
     W0 = [w.astype(np.float64) for w in net.weights]

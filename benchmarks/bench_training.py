@@ -32,9 +32,9 @@ MNIST = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist" / "mni
 
 def load_rows(n):
     if MNIST.exists():
-        X, y = load_mnist_csv(MNIST, n_rows=n)
+        X, y = load_mnist_csv(MNIST, n_rows=n, scale=False)
         return X, y, str(MNIST)
-    X, y, _, _ = load_mnist_sample()
+    X, y, _, _ = load_mnist_sample(scale=False)
     return X[:n], y[:n], "the embedded sample (shared MNIST not found)"
 
 

@@ -143,17 +143,17 @@ def load_rows(path, n_rows, which):
     p = Path(path)
     if p.exists():
         if datasets is not None and hasattr(datasets, "load_mnist_csv"):
-            X, y = datasets.load_mnist_csv(p, n_rows=n_rows)
+            X, y = datasets.load_mnist_csv(p, n_rows=n_rows, scale=False)
         else:
             X, y = _parse_csv(p, n_rows)
         return X, y, str(p)
     if datasets is None or not hasattr(datasets, "load_mnist_sample"):
         raise SystemExit(f"{p} not found and cmlp.datasets.load_mnist_sample is unavailable")
-    Xtr, ytr, Xte, yte = datasets.load_mnist_sample()
+    Xtr, ytr, Xte, yte = datasets.load_mnist_sample(scale=False)
     X, y = (Xtr, ytr) if which == "train" else (Xte, yte)
     if X.shape[0] < n_rows:
         print(f"note: {p} not found; the packaged sample has only {X.shape[0]} {which} rows")
-    return X[:n_rows], y[:n_rows], f"cmlp.datasets.load_mnist_sample() ({which})"
+    return X[:n_rows], y[:n_rows], f"cmlp.datasets.load_mnist_sample(scale=False) ({which})"
 
 
 def _parse_csv(path, n_rows):

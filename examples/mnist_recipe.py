@@ -31,10 +31,9 @@ def main():
     parser.add_argument("--verbose", type=int, default=1)
     args = parser.parse_args()
 
-    X_train, y_train = load_mnist_csv(args.data / "mnist_train.csv.gz")
-    X_test, y_test = load_mnist_csv(args.data / "mnist_test.csv.gz")
-    X_train = (X_train / 255).astype("float32")
-    X_test = (X_test / 255).astype("float32")
+    # the loader divides the pixels by 255
+    X_train, y_train = load_mnist_csv(args.data / "mnist_train.csv.gz", dtype="float32")
+    X_test, y_test = load_mnist_csv(args.data / "mnist_test.csv.gz", dtype="float32")
 
     net = cmlp.Network([784, 500, 200, 10], activation="relu", loss="cross_entropy",
                        init="he", dtype="float32", seed=args.seed)

@@ -89,7 +89,7 @@ def test_falls_back_to_packaged_sample(tmp_path):
                            "--test-csv", str(missing), "--json", str(out)],
                           check=False, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    assert "data: cmlp.datasets.load_mnist_sample() (train)" in proc.stdout
+    assert "data: cmlp.datasets.load_mnist_sample(scale=False) (train)" in proc.stdout
     res = json.loads(out.read_text())["results"][0]
     assert res["rows_loaded"] == 32
     assert [r["status"] for r in res["records"]] == ["ok"]

@@ -121,7 +121,7 @@ def test_train_on_csv_files_then_evaluate_and_predict(tmp_path):
     assert accuracy(ev.stdout) == accuracy(proc.stdout)
     assert np.array_equal(confusion(ev.stdout), confusion(proc.stdout))
 
-    X, labels = load_mnist_csv(test)
+    X, labels = load_mnist_csv(test, scale=False)
     expected = net.predict((X / 255).astype(np.float32)).tolist()
     pr = run("predict", model, test)
     assert pr.returncode == 0, pr.stderr
@@ -156,7 +156,7 @@ def test_evaluate_defaults_to_the_sample(model784):
     assert proc.returncode == 0, proc.stderr
     acc, correct, n = accuracy(proc.stdout)
     assert n == 1000
-    X_train, y_train, X_test, y_test = cmlp.datasets.load_mnist_sample()
+    X_train, y_train, X_test, y_test = cmlp.datasets.load_mnist_sample(scale=False)
     net = persistence.load(model784)
     assert correct == int((net.predict(X_test / 255) == y_test).sum())
 

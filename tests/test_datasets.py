@@ -61,7 +61,7 @@ def test_extension_is_loaded():
 
 def test_small_file_matches_loadtxt():
     path = mnist_file("mnist_train_100.csv")
-    X, y = load_mnist_csv(path)
+    X, y = load_mnist_csv(path, scale=False)
     ref = np.loadtxt(path, delimiter=",", dtype=np.int64)
     assert X.shape == (100, 784) and X.dtype == np.uint8
     assert y.shape == (100,) and y.dtype == np.int64
@@ -75,7 +75,7 @@ def test_str_and_pathlike(small_rows, tmp_path):
     X, y = small_rows
     p = write(tmp_path, csv_text(X, y))
     for arg in (p, str(p)):
-        Xr, yr = load_mnist_csv(arg)
+        Xr, yr = load_mnist_csv(arg, scale=False)
         np.testing.assert_array_equal(Xr, X)
         np.testing.assert_array_equal(yr, y)
 
@@ -85,7 +85,7 @@ def test_str_and_pathlike(small_rows, tmp_path):
 def test_line_endings_and_final_newline(small_rows, tmp_path, eol, final):
     X, y = small_rows
     p = write(tmp_path, csv_text(X, y, eol, final))
-    Xr, yr = load_mnist_csv(p)
+    Xr, yr = load_mnist_csv(p, scale=False)
     np.testing.assert_array_equal(Xr, X)
     np.testing.assert_array_equal(yr, y)
 
@@ -94,7 +94,7 @@ def test_blank_trailing_lines_and_leading_zeros(small_rows, tmp_path):
     X, y = small_rows
     text = csv_text(X, y) + "\n\r\n"
     text = text.replace("\n9,", "\n09,", 1)  # "09" is the integer 9
-    Xr, yr = load_mnist_csv(write(tmp_path, text))
+    Xr, yr = load_mnist_csv(write(tmp_path, text), scale=False)
     np.testing.assert_array_equal(Xr, X)
     np.testing.assert_array_equal(yr, y)
 
@@ -102,7 +102,7 @@ def test_blank_trailing_lines_and_leading_zeros(small_rows, tmp_path):
 @pytest.mark.parametrize("dtype", [np.float32, np.float64, "float64"])
 def test_float_dtype_is_unscaled(small_rows, tmp_path, dtype):
     X, y = small_rows
-    Xr, yr = load_mnist_csv(write(tmp_path, csv_text(X, y)), dtype=dtype)
+    Xr, yr = load_mnist_csv(write(tmp_path, csv_text(X, y)), dtype=dtype, scale=False)
     assert Xr.dtype == np.dtype(dtype)
     assert Xr.max() == 255.0  # not divided by 255
     np.testing.assert_array_equal(Xr, X.astype(dtype))
@@ -112,7 +112,7 @@ def test_float_dtype_is_unscaled(small_rows, tmp_path, dtype):
 def test_gzip_detected_by_magic_not_suffix(small_rows, tmp_path):
     X, y = small_rows
     p = write(tmp_path, gzip.compress(csv_text(X, y).encode()), name="looks_plain.csv")
-    Xr, yr = load_mnist_csv(p)
+    Xr, yr = load_mnist_csv(p, scale=False)
     np.testing.assert_array_equal(Xr, X)
     np.testing.assert_array_equal(yr, y)
 
@@ -122,7 +122,7 @@ def test_multi_member_gzip(small_rows, tmp_path):
     text = csv_text(X, y).encode()
     cut = len(text) // 2 + 17  # the second member starts inside a line
     p = write(tmp_path, gzip.compress(text[:cut]) + gzip.compress(text[cut:]), "m.csv.gz")
-    Xr, yr = load_mnist_csv(p)
+    Xr, yr = load_mnist_csv(p, scale=False)
     np.testing.assert_array_equal(Xr, X)
     np.testing.assert_array_equal(yr, y)
 
@@ -137,7 +137,7 @@ def test_lines_split_across_chunks(monkeypatch, tmp_path):
     monkeypatch.setattr(datasets, "_GZ_READ", 101)
     for data, name in ((csv_text(X, y).encode(), "a.csv"),
                        (gzip.compress(csv_text(X, y, "\r\n", False).encode()), "a.csv.gz")):
-        Xr, yr = load_mnist_csv(write(tmp_path, data, name))
+        Xr, yr = load_mnist_csv(write(tmp_path, data, name), scale=False)
         np.testing.assert_array_equal(Xr, X)
         np.testing.assert_array_equal(yr, y)
 
@@ -148,7 +148,7 @@ def test_output_grows_when_size_hint_is_small(monkeypatch, small_rows, tmp_path)
     big_y = np.tile(y, 700)
     p = write(tmp_path, gzip.compress(csv_text(big_X, big_y).encode()), "g.csv.gz")
     monkeypatch.setattr(datasets, "_gzip_size_hint", lambda f, size: 0)
-    Xr, yr = load_mnist_csv(p)
+    Xr, yr = load_mnist_csv(p, scale=False)
     np.testing.assert_array_equal(Xr, big_X)
     np.testing.assert_array_equal(yr, big_y)
 
@@ -156,33 +156,33 @@ def test_output_grows_when_size_hint_is_small(monkeypatch, small_rows, tmp_path)
 @pytest.mark.parametrize("name", ["mnist_train_100.csv", "mnist_test.csv.gz"])
 def test_n_rows_reads_the_first_rows(name):
     path = mnist_file(name)
-    X5, y5 = load_mnist_csv(path, n_rows=5)
-    X10, y10 = load_mnist_csv(path, n_rows=10)
+    X5, y5 = load_mnist_csv(path, n_rows=5, scale=False)
+    X10, y10 = load_mnist_csv(path, n_rows=10, scale=False)
     assert X5.shape == (5, 784) and y5.shape == (5,)
     np.testing.assert_array_equal(X10[:5], X5)
     np.testing.assert_array_equal(y10[:5], y5)
     if name == "mnist_test.csv.gz":
-        Xs, ys = load_mnist_csv(mnist_file("mnist_test_10.csv"))
+        Xs, ys = load_mnist_csv(mnist_file("mnist_test_10.csv"), scale=False)
         np.testing.assert_array_equal(X10, Xs)
         np.testing.assert_array_equal(y10, ys)
-    X0, y0 = load_mnist_csv(path, n_rows=0)
+    X0, y0 = load_mnist_csv(path, n_rows=0, scale=False)
     assert X0.shape == (0, 784) and y0.shape == (0,)
 
 
 def test_n_rows_larger_than_file(small_rows, tmp_path):
     X, y = small_rows
-    Xr, yr = load_mnist_csv(write(tmp_path, csv_text(X, y)), n_rows=1000)
+    Xr, yr = load_mnist_csv(write(tmp_path, csv_text(X, y)), n_rows=1000, scale=False)
     assert Xr.shape == (3, 784)
     np.testing.assert_array_equal(yr, y)
 
 
 def test_whole_test_set_gz():
-    X, y = load_mnist_csv(mnist_file("mnist_test.csv.gz"))
+    X, y = load_mnist_csv(mnist_file("mnist_test.csv.gz"), scale=False)
     assert X.shape == (10000, 784) and y.shape == (10000,)
     assert X.dtype == np.uint8 and y.dtype == np.int64
     # every digit occurs; the first ten rows are the notes' 10-row file
     assert set(np.unique(y).tolist()) == set(range(10))
-    X10, y10 = load_mnist_csv(mnist_file("mnist_test_10.csv"))
+    X10, y10 = load_mnist_csv(mnist_file("mnist_test_10.csv"), scale=False)
     np.testing.assert_array_equal(X[:10], X10)
     np.testing.assert_array_equal(y[:10], y10)
 
@@ -190,13 +190,13 @@ def test_whole_test_set_gz():
 @pytest.mark.slow
 def test_whole_training_set_gz_matches_numpy():
     path = mnist_file("mnist_train.csv.gz")
-    X, y = load_mnist_csv(path)
+    X, y = load_mnist_csv(path, scale=False)
     assert X.shape == (60000, 784) and y.shape == (60000,)
     with gzip.open(path, "rt") as f:
         ref = np.loadtxt(f, delimiter=",", dtype=np.uint8, max_rows=2000)
     np.testing.assert_array_equal(X[:2000], ref[:, 1:])
     np.testing.assert_array_equal(y[:2000], ref[:, 0])
-    Xs, ys = load_mnist_csv(mnist_file("mnist_train_100.csv"))
+    Xs, ys = load_mnist_csv(mnist_file("mnist_train_100.csv"), scale=False)
     np.testing.assert_array_equal(X[:100], Xs)
 
 
@@ -206,7 +206,7 @@ def test_whole_training_set_gz_matches_numpy():
 def _err(tmp_path, text, name="bad.csv"):
     p = write(tmp_path, text, name)
     with pytest.raises(ValueError) as info:
-        load_mnist_csv(p)
+        load_mnist_csv(p, scale=False)
     msg = str(info.value)
     assert str(p) in msg
     return msg
@@ -296,13 +296,13 @@ def test_error_long_line_without_newline(monkeypatch, tmp_path):
 def test_argument_validation(tmp_path):
     p = write(tmp_path, row(1) + "\n")
     with pytest.raises(ValueError, match="n_rows must be >= 0"):
-        load_mnist_csv(p, n_rows=-1)
+        load_mnist_csv(p, n_rows=-1, scale=False)
     with pytest.raises(TypeError, match="n_rows"):
-        load_mnist_csv(p, n_rows=2.0)
+        load_mnist_csv(p, n_rows=2.0, scale=False)
     with pytest.raises(ValueError, match="dtype must be uint8, float32 or float64"):
-        load_mnist_csv(p, dtype=np.int32)
+        load_mnist_csv(p, dtype=np.int32, scale=False)
     with pytest.raises(FileNotFoundError):
-        load_mnist_csv(tmp_path / "missing.csv")
+        load_mnist_csv(tmp_path / "missing.csv", scale=False)
 
 
 def test_parse_chunk_bridge_checks_shapes():
@@ -323,22 +323,22 @@ def test_parse_chunk_bridge_checks_shapes():
 
 
 def test_sample_shapes_and_values():
-    X_train, y_train, X_test, y_test = load_mnist_sample()
+    X_train, y_train, X_test, y_test = load_mnist_sample(scale=False)
     assert X_train.shape == (1000, 784) and X_test.shape == (1000, 784)
     assert X_train.dtype == np.uint8 and X_test.dtype == np.uint8
     assert y_train.shape == (1000,) and y_train.dtype == np.int64 and y_test.dtype == np.int64
     assert X_train.max() == 255  # raw pixels, not scaled
-    X100, y100 = load_mnist_csv(mnist_file("mnist_train_100.csv"))
+    X100, y100 = load_mnist_csv(mnist_file("mnist_train_100.csv"), scale=False)
     np.testing.assert_array_equal(X_train[:100], X100)
     np.testing.assert_array_equal(y_train[:100], y100)
-    X10, y10 = load_mnist_csv(mnist_file("mnist_test_10.csv"))
+    X10, y10 = load_mnist_csv(mnist_file("mnist_test_10.csv"), scale=False)
     np.testing.assert_array_equal(X_test[:10], X10)
     np.testing.assert_array_equal(y_test[:10], y10)
 
 
 def test_sample_is_first_1000_rows_of_test_set():
-    X_ref, y_ref = load_mnist_csv(mnist_file("mnist_test.csv.gz"), n_rows=1000)
-    _, _, X_test, y_test = load_mnist_sample()
+    X_ref, y_ref = load_mnist_csv(mnist_file("mnist_test.csv.gz"), n_rows=1000, scale=False)
+    _, _, X_test, y_test = load_mnist_sample(scale=False)
     np.testing.assert_array_equal(X_test, X_ref)
     np.testing.assert_array_equal(y_test, y_ref)
 
@@ -396,8 +396,8 @@ def _idx_gz(array, ndim):
 @pytest.fixture
 def idx_server(tmp_path):
     """IDX files made from the shared CSVs (100 train, 10 test rows), with checksums."""
-    X_tr, y_tr = load_mnist_csv(mnist_file("mnist_train_100.csv"))
-    X_te, y_te = load_mnist_csv(mnist_file("mnist_test_10.csv"))
+    X_tr, y_tr = load_mnist_csv(mnist_file("mnist_train_100.csv"), scale=False)
+    X_te, y_te = load_mnist_csv(mnist_file("mnist_test_10.csv"), scale=False)
     src = tmp_path / "server"
     src.mkdir()
     content = {
@@ -415,7 +415,7 @@ def idx_server(tmp_path):
 def test_fetch_file_urls_and_cache_reuse(idx_server, tmp_path):
     src, sums, expected = idx_server
     home = tmp_path / "home"
-    got = fetch_mnist(data_home=home, urls=src.as_uri(), checksums=sums, verbose=False)
+    got = fetch_mnist(data_home=home, urls=src.as_uri(), checksums=sums, verbose=False, scale=False)
     for g, e in zip(got, expected):
         np.testing.assert_array_equal(g, e)
     assert [a.dtype for a in got] == [np.uint8, np.int64, np.uint8, np.int64]
@@ -424,7 +424,7 @@ def test_fetch_file_urls_and_cache_reuse(idx_server, tmp_path):
     # second call: the source is gone, the cache answers
     for f in src.iterdir():
         f.unlink()
-    again = fetch_mnist(data_home=home, urls=src.as_uri(), checksums=sums, verbose=False)
+    again = fetch_mnist(data_home=home, urls=src.as_uri(), checksums=sums, verbose=False, scale=False)
     for g, e in zip(again, expected):
         np.testing.assert_array_equal(g, e)
 
@@ -432,7 +432,7 @@ def test_fetch_file_urls_and_cache_reuse(idx_server, tmp_path):
 def test_fetch_data_home_from_env(idx_server, tmp_path, monkeypatch):
     src, sums, expected = idx_server
     monkeypatch.setenv("CMLP_DATA", str(tmp_path / "envhome"))
-    got = fetch_mnist(urls=src.as_uri(), checksums=sums, verbose=False)
+    got = fetch_mnist(urls=src.as_uri(), checksums=sums, verbose=False, scale=False)
     assert (tmp_path / "envhome" / "mnist.npz").exists()
     np.testing.assert_array_equal(got[3], expected[3])
 
@@ -445,7 +445,7 @@ def test_fetch_rejects_corrupt_download(idx_server, tmp_path):
     (src / name).write_bytes(bytes(data))
     home = tmp_path / "home"
     with pytest.raises(ValueError, match=f"{name} downloaded from .* has sha256"):
-        fetch_mnist(data_home=home, urls=src.as_uri(), checksums=sums, verbose=False)
+        fetch_mnist(data_home=home, urls=src.as_uri(), checksums=sums, verbose=False, scale=False)
     assert list(home.iterdir()) == []  # no cache, no partial files
 
 
@@ -457,7 +457,7 @@ def test_fetch_rejects_bad_idx_magic(idx_server, tmp_path):
     sums = dict(sums, **{name: ("sha256", hashlib.sha256(data).hexdigest())})
     home = tmp_path / "home"
     with pytest.raises(ValueError, match="magic number is 0x00000803, expected 0x00000801"):
-        fetch_mnist(data_home=home, urls=src.as_uri(), checksums=sums, verbose=False)
+        fetch_mnist(data_home=home, urls=src.as_uri(), checksums=sums, verbose=False, scale=False)
     assert list(home.iterdir()) == []
 
 
@@ -468,7 +468,7 @@ def test_fetch_rejects_short_idx_data(idx_server, tmp_path):
     (src / name).write_bytes(data)
     sums = dict(sums, **{name: ("sha256", hashlib.sha256(data).hexdigest())})
     with pytest.raises(ValueError, match="ends after 7 of 10 declared bytes"):
-        fetch_mnist(data_home=tmp_path / "h", urls=src.as_uri(), checksums=sums, verbose=False)
+        fetch_mnist(data_home=tmp_path / "h", urls=src.as_uri(), checksums=sums, verbose=False, scale=False)
 
 
 def test_fetch_over_local_http(idx_server, tmp_path):
@@ -488,7 +488,7 @@ def test_fetch_over_local_http(idx_server, tmp_path):
         base = f"http://127.0.0.1:{server.server_address[1]}/"
         # the first mirror has nothing: the second is tried
         got = fetch_mnist(data_home=tmp_path / "h", urls=[base + "missing/", base],
-                          checksums=sums, verbose=False)
+                          checksums=sums, verbose=False, scale=False)
     finally:
         server.shutdown()
         server.server_close()
@@ -501,3 +501,43 @@ def test_fetch_checksum_table_is_complete():
     for algo, digest in datasets.MNIST_CHECKSUMS.values():
         assert algo == "md5" and len(digest) == 32
         int(digest, 16)
+
+
+# ------------------------------------------------------------------ scaling (DECISIONS.md)
+
+
+def test_loaders_divide_by_255_by_default():
+    path = mnist_file("mnist_train_100.csv")
+    raw, labels = load_mnist_csv(path, scale=False)
+    X, labels2 = load_mnist_csv(path)
+    assert raw.dtype == np.uint8 and X.dtype == np.float64
+    np.testing.assert_array_equal(X, raw / 255.0)  # the notes' X_train / 255, exactly
+    np.testing.assert_array_equal(labels, labels2)
+    assert X.min() == 0.0 and X.max() == 1.0
+    X32, _ = load_mnist_csv(path, dtype=np.float32)
+    np.testing.assert_array_equal(X32, (raw.astype(np.float32) / np.float32(255)))
+    raw64, _ = load_mnist_csv(path, scale=False, dtype=np.float64)
+    np.testing.assert_array_equal(raw64, raw)  # unscaled, converted unchanged
+
+
+def test_sample_is_scaled_by_default():
+    Xs, ys, Xts, yts = load_mnist_sample()
+    Xr, yr, Xtr, ytr = load_mnist_sample(scale=False)
+    assert Xs.dtype == np.float64 and Xr.dtype == np.uint8
+    np.testing.assert_array_equal(Xs, Xr / 255.0)
+    np.testing.assert_array_equal(Xts, Xtr / 255.0)
+    np.testing.assert_array_equal(ys, yr)
+    assert load_mnist_sample(dtype="float32")[0].dtype == np.float32
+
+
+@pytest.mark.parametrize("kwargs,exc,match", [
+    (dict(dtype=np.uint8), ValueError, "scale=False"),
+    (dict(scale="yes"), TypeError, "scale must be True or False"),
+    (dict(dtype=np.int32, scale=False), ValueError, "dtype must be uint8, float32 or float64"),
+])
+def test_scale_and_dtype_are_validated(kwargs, exc, match):
+    path = mnist_file("mnist_test_10.csv")
+    with pytest.raises(exc, match=match):
+        load_mnist_csv(path, **kwargs)
+    with pytest.raises(exc, match=match):
+        load_mnist_sample(**kwargs)

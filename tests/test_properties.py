@@ -433,7 +433,7 @@ def prop_load_mnist_csv(n_csv, pixels_seed, pixel_style, mutation, data, n_rows,
         path = Path(tmp) / "data.csv"
         path.write_bytes(text)
         try:
-            X, labels = load_mnist_csv(path, n_rows=n_rows, dtype=dtype)
+            X, labels = load_mnist_csv(path, n_rows=n_rows, dtype=dtype, scale=False)
         except (ValueError, OSError) as exc:
             assert not (exact and n_rows != 0), f"valid file refused: {exc!r}"
             return

@@ -325,11 +325,11 @@ def mnist_row_file(tmp_path):
 ])
 def test_load_mnist_csv_refuses_bad_arguments(mnist_row_file, kwargs, exc, name):
     with pytest.raises(exc, match=name):
-        load_mnist_csv(mnist_row_file, **kwargs)
+        load_mnist_csv(mnist_row_file, **kwargs, scale=False)
 
 
 PATH_CALLS = {
-    "load_mnist_csv": lambda bad: load_mnist_csv(bad),
+    "load_mnist_csv": lambda bad: load_mnist_csv(bad, scale=False),
     "load": lambda bad: cmlp_load(bad),
     "save": lambda bad: cmlp_save(cmlp.Network([2, 1], seed=0), bad),
 }
@@ -356,7 +356,7 @@ def test_load_mnist_csv_refuses_malformed_files(tmp_path, text, what):
     path = tmp_path / "bad.csv"
     path.write_text(text)
     with pytest.raises(ValueError, match=str(path.name)):
-        load_mnist_csv(path)
+        load_mnist_csv(path, scale=False)
 
 
 # ============================================================== size limits
@@ -830,7 +830,7 @@ RSS_CHILD = textwrap.dedent("""
         "fit-minibatch": lambda: net32.fit(X, y, epochs=1, lr=0.01, batch_size=16, verbose=0),
         "forward": lambda: net.forward(X),
         "gradients": lambda: net32.gradients(X, y),
-        "load_mnist_csv": lambda: load_mnist_csv(csv),
+        "load_mnist_csv": lambda: load_mnist_csv(csv, scale=False),
     }
     if saved is not None:
         calls["load"] = lambda: cmlp_load(saved)

@@ -19,8 +19,8 @@ REPO = Path(__file__).resolve().parents[1]
 
 def main(argv):
     src = Path(argv[1]) if len(argv) > 1 else REPO.parent / "shared" / "data" / "mnist"
-    X_train, y_train = load_mnist_csv(src / "mnist_train.csv.gz", n_rows=N_SAMPLE)
-    X_test, y_test = load_mnist_csv(src / "mnist_test.csv.gz", n_rows=N_SAMPLE)
+    X_train, y_train = load_mnist_csv(src / "mnist_train.csv.gz", n_rows=N_SAMPLE, scale=False)
+    X_test, y_test = load_mnist_csv(src / "mnist_test.csv.gz", n_rows=N_SAMPLE, scale=False)
     out = REPO / "src" / "cmlp" / "data" / "mnist_sample.npz"
     out.parent.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(out, X_train=X_train, y_train=y_train, X_test=X_test, y_test=y_test)

@@ -263,7 +263,7 @@ def _read_rows(path, n_inputs, need_labels):
     if ncols == n_inputs + 1:
         if n_inputs == N_PIXELS:
             from .datasets import load_mnist_csv
-            return load_mnist_csv(path)
+            return load_mnist_csv(path, scale=False)
         data = _loadtxt(path)
         labels = data[:, 0]
         if not (np.isfinite(labels).all() and (labels == np.round(labels)).all()
@@ -291,7 +291,7 @@ def _scaled(X, dtype):
 
 def _sample(split):
     from .datasets import load_mnist_sample
-    X_train, y_train, X_test, y_test = load_mnist_sample()
+    X_train, y_train, X_test, y_test = load_mnist_sample(scale=False)
     return (X_train, y_train) if split == "train" else (X_test, y_test)
 
 
@@ -425,14 +425,14 @@ def _train(args, out):
 
     if args.train:
         from .datasets import load_mnist_csv
-        X_raw, y_train = load_mnist_csv(args.train)
+        X_raw, y_train = load_mnist_csv(args.train, scale=False)
         train_src = args.train
     else:
         X_raw, y_train = _sample("train")
         train_src = "the embedded MNIST sample"
     if args.test:
         from .datasets import load_mnist_csv
-        X_test_raw, y_test = load_mnist_csv(args.test)
+        X_test_raw, y_test = load_mnist_csv(args.test, scale=False)
         test_src = args.test
     else:
         X_test_raw, y_test = _sample("test")

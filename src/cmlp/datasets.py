@@ -1,9 +1,10 @@
 """MNIST loaders: the notes' CSV files, the embedded sample, the canonical IDX files.
 
-Every loader returns pixels as they are stored, ``uint8`` 0-255 (or the ``dtype``
-asked for, values unchanged) and labels as ``int64``; the same shapes and dtypes for
-every split.  Divide pixels by 255 before training, as the notes do
-(``X / 255.0``); the loaders never rescale.
+Every loader divides the pixels by 255, as the notes do (``X_train / 255``), and returns
+them as float64 in [0, 1] (``dtype=np.float32`` for float32); ``scale=False`` returns the
+pixels as they are stored, ``uint8`` 0-255 (or the ``dtype`` asked for, values unchanged).
+Labels are ``int64``; every split has the same shapes and dtypes.  (``cmlp.Network`` itself
+never rescales its input: the scaling happens here, where it is visible.)
 
 Functions
 ---------
@@ -244,7 +245,32 @@ def _gzip_size_hint(f, compressed_size):
     return min(isize, 32 * compressed_size) if isize else 16 * compressed_size
 
 
-def load_mnist_csv(path, n_rows=None, dtype=np.uint8):
+def _pixel_dtype(dtype, scale):
+    """The dtype of X for a loader call: float64 (scaled) or uint8 (raw) by default."""
+    if dtype is None:
+        return np.dtype(np.float64 if scale else np.uint8)
+    try:
+        dt = np.dtype(dtype)
+    except TypeError as exc:
+        raise TypeError(f"dtype must be uint8, float32 or float64, got {dtype!r}") from exc
+    if dt not in _DTYPES:
+        raise ValueError(f"dtype must be uint8, float32 or float64, got {dt}")
+    if scale and dt == np.uint8:
+        raise ValueError("dtype=uint8 cannot hold pixels / 255: use scale=False for the raw "
+                         "uint8 pixels, or dtype float32/float64")
+    return dt
+
+
+def _pixels(X, scale, dt):
+    """Raw uint8 pixels -> the loader's output: / 255 in dt (scale) or converted unchanged."""
+    if scale:
+        out = X.astype(dt)
+        out /= 255
+        return out
+    return X if X.dtype == dt else X.astype(dt)
+
+
+def load_mnist_csv(path, n_rows=None, dtype=None, scale=True):
     """Load an MNIST CSV file in the notes' format.
 
     The format: no header; one image per line, ``label,p1,...,p784`` with the label
@@ -261,14 +287,16 @@ def load_mnist_csv(path, n_rows=None, dtype=np.uint8):
     n_rows : int or None, default=None
         Read only the first ``n_rows`` rows (and stop reading the file there).
         ``None`` reads all rows.
-    dtype : {np.uint8, np.float32, np.float64}, default=np.uint8
-        dtype of ``X``.  Values are converted unchanged (no scaling): divide by 255
-        yourself, as the notes do.
+    dtype : {np.float32, np.float64, np.uint8} or None, default=None
+        dtype of ``X``: float64 by default, uint8 by default with ``scale=False``.
+    scale : bool, default=True
+        Divide the pixels by 255, as the notes do, giving values in [0, 1]. False: the
+        stored values 0-255, converted unchanged to ``dtype``.
 
     Returns
     -------
     X : ndarray of shape (N, 784)
-        Pixels 0-255, one row per image, in ``dtype``.
+        One row per image: pixels / 255 (or 0-255 with ``scale=False``), in ``dtype``.
     labels : ndarray of shape (N,), int64
         Digit labels 0-9.
 
@@ -287,8 +315,8 @@ def load_mnist_csv(path, n_rows=None, dtype=np.uint8):
     Examples
     --------
     >>> X, y = load_mnist_csv("mnist_train_100.csv")  # doctest: +SKIP
-    >>> X.shape, X.dtype, y.dtype  # doctest: +SKIP
-    ((100, 784), dtype('uint8'), dtype('int64'))
+    >>> X.shape, X.dtype, float(X.max()), y.dtype  # doctest: +SKIP
+    ((100, 784), dtype('float64'), 1.0, dtype('int64'))
     """
     path = as_path(path)
     if isinstance(path, bytes):
@@ -299,12 +327,9 @@ def load_mnist_csv(path, n_rows=None, dtype=np.uint8):
         if n_rows < 0:
             raise ValueError(f"n_rows must be >= 0, got {n_rows}")
         n_rows = int(n_rows)
-    try:
-        dt = np.dtype(dtype)
-    except TypeError as exc:
-        raise TypeError(f"dtype must be uint8, float32 or float64, got {dtype!r}") from exc
-    if dt not in _DTYPES:
-        raise ValueError(f"dtype must be uint8, float32 or float64, got {dt}")
+    if not isinstance(scale, (bool, np.bool_)):
+        raise TypeError(f"scale must be True or False, got {type(scale).__name__} {scale!r}")
+    dt = _pixel_dtype(dtype, scale)
 
     if n_rows == 0:
         with open(path, "rb"):
@@ -360,38 +385,45 @@ def load_mnist_csv(path, n_rows=None, dtype=np.uint8):
     X, labels = out.result()
     if X.shape[0] == 0:
         raise ValueError(f"{path}: empty file (no data rows)")
-    if dt != X.dtype:
-        X = X.astype(dt)
-    return X, labels
+    return _pixels(X, scale, dt), labels
 
 
 # ------------------------------------------------------------------ sample, split
 
 
-def load_mnist_sample():
+def load_mnist_sample(scale=True, dtype=None):
     """Load the small MNIST sample shipped inside the package.
 
     The first 1,000 rows of the MNIST training set and the first 1,000 rows of the
     MNIST test set, in their original order (made by ``tools/make_mnist_sample.py``
     from the notes' CSV files).  No download, no file path.
 
+    Parameters
+    ----------
+    scale, dtype
+        As in :func:`load_mnist_csv`: pixels / 255 in float64 by default; ``scale=False``
+        gives the stored uint8 pixels 0-255.
+
     Returns
     -------
-    X_train : ndarray of shape (1000, 784), uint8
-        Raw pixels 0-255; divide by 255 before training, as the notes do.
+    X_train : ndarray of shape (1000, 784)
+        Pixels / 255 (0-255 with ``scale=False``).
     y_train : ndarray of shape (1000,), int64
         Labels 0-9.
-    X_test : ndarray of shape (1000, 784), uint8
-        Raw pixels 0-255.
+    X_test : ndarray of shape (1000, 784)
+        Pixels / 255 (0-255 with ``scale=False``).
     y_test : ndarray of shape (1000,), int64
         Labels 0-9.
     """
+    if not isinstance(scale, (bool, np.bool_)):
+        raise TypeError(f"scale must be True or False, got {type(scale).__name__} {scale!r}")
+    dt = _pixel_dtype(dtype, scale)
     ref = resources.files("cmlp").joinpath("data", "mnist_sample.npz")
     with ref.open("rb") as fh, np.load(fh) as z:
         return (
-            np.ascontiguousarray(z["X_train"], np.uint8),
+            _pixels(np.ascontiguousarray(z["X_train"], np.uint8), scale, dt),
             np.ascontiguousarray(z["y_train"], np.int64),
-            np.ascontiguousarray(z["X_test"], np.uint8),
+            _pixels(np.ascontiguousarray(z["X_test"], np.uint8), scale, dt),
             np.ascontiguousarray(z["y_test"], np.int64),
         )
 
@@ -602,7 +634,8 @@ def _load_cache(path):
     return arrays if ok else None
 
 
-def fetch_mnist(data_home=None, urls=None, checksums=None, verbose=True, force=False):
+def fetch_mnist(data_home=None, urls=None, checksums=None, verbose=True, force=False,
+                scale=True, dtype=None):
     """Download the canonical MNIST files once, verify, convert and cache them.
 
     On the first call the four IDX files (``MNIST_FILES``) are downloaded with
@@ -628,13 +661,17 @@ def fetch_mnist(data_home=None, urls=None, checksums=None, verbose=True, force=F
         Show a tqdm progress bar per download.
     force : bool, default=False
         Download and convert again even if the cache exists.
+    scale, dtype
+        As in :func:`load_mnist_csv`: pixels / 255 in float64 by default; ``scale=False``
+        gives the stored uint8 pixels 0-255. The cache always holds the raw pixels.
 
     Returns
     -------
-    X_train : ndarray of shape (60000, 784), uint8
-        Raw pixels 0-255 (divide by 255 before training, as the notes do).
+    X_train : ndarray of shape (60000, 784)
+        Pixels / 255 (0-255 with ``scale=False``).
     y_train : ndarray of shape (60000,), int64
-    X_test : ndarray of shape (10000, 784), uint8
+    X_test : ndarray of shape (10000, 784)
+        Pixels / 255 (0-255 with ``scale=False``).
     y_test : ndarray of shape (10000,), int64
 
     Raises
@@ -645,6 +682,15 @@ def fetch_mnist(data_home=None, urls=None, checksums=None, verbose=True, force=F
     urllib.error.URLError, OSError
         When no URL for a file could be read.
     """
+    if not isinstance(scale, (bool, np.bool_)):
+        raise TypeError(f"scale must be True or False, got {type(scale).__name__} {scale!r}")
+    dt = _pixel_dtype(dtype, scale)
+    X_train, y_train, X_test, y_test = _fetch_raw(data_home, urls, checksums, verbose, force)
+    return _pixels(X_train, scale, dt), y_train, _pixels(X_test, scale, dt), y_test
+
+
+def _fetch_raw(data_home, urls, checksums, verbose, force):
+    """fetch_mnist's download, verification and cache, returning the raw uint8 arrays."""
     home = Path(as_path(data_home, "data_home")) if data_home is not None else _default_data_home()
     cache = home / _CACHE_NAME
     if not force:
