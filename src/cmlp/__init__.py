@@ -9,7 +9,7 @@ from ._targets import one_hot
 from .history import History
 from .network import Network
 from .persistence import load, save
-from . import datasets, metrics, persistence, reference
+from . import datasets, metrics, optim, persistence, reference, schedules
 
-__all__ = ["Network", "History", "one_hot", "load", "save", "datasets", "metrics", "reference",
-           "__version__"]
+__all__ = ["Network", "History", "one_hot", "load", "save", "datasets", "metrics", "optim",
+           "schedules", "reference", "__version__"]
