@@ -541,3 +541,22 @@ def test_scale_and_dtype_are_validated(kwargs, exc, match):
         load_mnist_csv(path, **kwargs)
     with pytest.raises(exc, match=match):
         load_mnist_sample(**kwargs)
+
+
+def test_fetch_rerun_after_a_failed_download_completes(idx_server, tmp_path):
+    """An interrupted or corrupt first run leaves nothing behind; the next run starts clean,
+    completes and caches (files are re-downloaded whole: there is no byte-range resume)."""
+    src, sums, expected = idx_server
+    name = MNIST_FILES["train_images"]
+    good = (src / name).read_bytes()
+    (src / name).write_bytes(good[: len(good) // 3])  # a truncated transfer
+    home = tmp_path / "home"
+    with pytest.raises(ValueError, match=name):
+        fetch_mnist(data_home=home, urls=src.as_uri(), checksums=sums, verbose=False)
+    assert list(home.iterdir()) == []
+    (src / name).write_bytes(good)  # the mirror is whole again: run once more
+    X_train, y_train, X_test, y_test = fetch_mnist(data_home=home, urls=src.as_uri(),
+                                                   checksums=sums, verbose=False)
+    np.testing.assert_array_equal(X_train, expected[0] / 255.0)  # scaled by default
+    np.testing.assert_array_equal(y_test, expected[3])
+    assert sorted(p.name for p in home.iterdir()) == ["mnist.npz"]

@@ -862,3 +862,18 @@ def test_resident_memory_stays_flat_over_repeated_calls():
         # a leaked work buffer per call would be >= 2.4 MB over 1,000 calls (forward: 150 kB
         # per call); allocator noise stays far below
         assert grew < 2 * 2**20, f"{name}: RSS grew {grew / 2**20:.1f} MiB over 1000 calls"
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_per_sample_sgd_is_bit_identical_across_n_threads(dtype):
+    # per-sample SGD stays single-threaded whatever n_threads says: same bits
+    rng = np.random.default_rng(0)
+    X = rng.random((40, 6))
+    y = rng.integers(0, 3, 40)
+    results = []
+    for n_threads in (1, 2, None):
+        net = cmlp.Network([6, 5, 3], activation="tanh", dtype=dtype, seed=1)
+        net.fit(X, y, epochs=2, lr=0.2, batch_size=1, seed=3, n_threads=n_threads, verbose=0)
+        results.append(net.params.copy())
+    for params in results[1:]:
+        np.testing.assert_array_equal(params, results[0])
