@@ -1,6 +1,9 @@
 """Targets: integer labels, one-hot encoding and target arrays (see DECISIONS.md)."""
+from __future__ import annotations
+
 import numpy as np
 
+from ._typing import ArrayLike, DTypeLike, FloatArray
 from ._validation import as_float_dtype, as_numeric_array, check_int, to_float_c
 
 
@@ -25,7 +28,7 @@ def as_labels(y, n_classes, name="labels"):
     return arr.astype(np.int64)
 
 
-def one_hot(labels, n_classes, dtype=np.float64):
+def one_hot(labels: ArrayLike, n_classes: int, dtype: DTypeLike = np.float64) -> FloatArray:
     """One-hot encode class labels, as the notes do for MNIST.
 
     Parameters

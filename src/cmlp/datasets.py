@@ -35,6 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from cmlp._core import CSV_STATUS_FULL, csv_parse_chunk
+from cmlp._typing import ArrayLike, DTypeLike, IntArray, PathLike, SeedLike
 from cmlp._validation import as_path
 
 try:  # ISA-L inflates gzip about 2-3x faster than zlib, releasing the GIL.
@@ -270,7 +271,8 @@ def _pixels(X, scale, dt):
     return X if X.dtype == dt else X.astype(dt)
 
 
-def load_mnist_csv(path, n_rows=None, dtype=None, scale=True):
+def load_mnist_csv(path: PathLike, n_rows: int | None = None, dtype: DTypeLike | None = None,
+                   scale: bool = True) -> tuple[np.ndarray, IntArray]:
     """Load an MNIST CSV file in the notes' format.
 
     The format: no header; one image per line, ``label,p1,...,p784`` with the label
@@ -391,7 +393,8 @@ def load_mnist_csv(path, n_rows=None, dtype=None, scale=True):
 # ------------------------------------------------------------------ sample, split
 
 
-def load_mnist_sample(scale=True, dtype=None):
+def load_mnist_sample(scale: bool = True, dtype: DTypeLike | None = None
+                      ) -> tuple[np.ndarray, IntArray, np.ndarray, IntArray]:
     """Load the small MNIST sample shipped inside the package.
 
     The first 1,000 rows of the MNIST training set and the first 1,000 rows of the
@@ -436,7 +439,8 @@ def _as_generator(seed, name="seed"):
     raise TypeError(f"{name} must be None, an int or a numpy.random.Generator, got {type(seed).__name__}")
 
 
-def train_test_split(X, y, test_size=0.25, seed=None):
+def train_test_split(X: ArrayLike, y: ArrayLike, test_size: float | int = 0.25,
+                     seed: SeedLike = None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Split ``(X, y)`` into shuffled training and test parts.
 
     Parameters
@@ -634,8 +638,10 @@ def _load_cache(path):
     return arrays if ok else None
 
 
-def fetch_mnist(data_home=None, urls=None, checksums=None, verbose=True, force=False,
-                scale=True, dtype=None):
+def fetch_mnist(data_home: PathLike | None = None, urls: object = None,
+                checksums: dict[str, tuple[str, str]] | None = None, verbose: bool = True,
+                force: bool = False, scale: bool = True, dtype: DTypeLike | None = None
+                ) -> tuple[np.ndarray, IntArray, np.ndarray, IntArray]:
     """Download the canonical MNIST files once, verify, convert and cache them.
 
     On the first call the four IDX files (``MNIST_FILES``) are downloaded with

@@ -1,4 +1,6 @@
 """``cmlp.History``: what one call of ``fit`` recorded, epoch by epoch."""
+from __future__ import annotations
+
 import numpy as np
 
 
@@ -59,35 +61,35 @@ class History:
         self.warnings = []
 
     @property
-    def cost(self):
+    def cost(self) -> np.ndarray:
         return np.array(self._cost, dtype=np.float64)
 
     @property
-    def seconds(self):
+    def seconds(self) -> np.ndarray:
         return np.array(self._seconds, dtype=np.float64)
 
     @property
-    def penalty(self):
+    def penalty(self) -> np.ndarray:
         return np.array(self._penalty, dtype=np.float64)
 
     @property
-    def accuracy(self):
+    def accuracy(self) -> np.ndarray:
         return np.array(self._accuracy, dtype=np.float64)
 
     @property
-    def val_cost(self):
+    def val_cost(self) -> np.ndarray:
         return np.array(self._val_cost, dtype=np.float64)
 
     @property
-    def val_accuracy(self):
+    def val_accuracy(self) -> np.ndarray:
         return np.array(self._val_accuracy, dtype=np.float64)
 
     @property
-    def learning_rates(self):
+    def learning_rates(self) -> np.ndarray:
         return np.array(self._lrs, dtype=np.float64)
 
     @property
-    def n_epochs(self):
+    def n_epochs(self) -> int:
         """Number of completed epochs."""
         return len(self._cost)
 

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._typing import ArrayLike, IntArray
+
 __all__ = ["accuracy", "classification_report", "confusion_matrix", "scorecards"]
 
 
@@ -60,7 +62,7 @@ def _pair(y_true, y_pred, n_classes=None):
     return t, p, k
 
 
-def accuracy(y_true, y_pred):
+def accuracy(y_true: ArrayLike, y_pred: ArrayLike) -> float:
     """Fraction of labels predicted correctly.
 
     Parameters
@@ -79,7 +81,8 @@ def accuracy(y_true, y_pred):
     return float(np.mean(t == p))
 
 
-def confusion_matrix(y_true, y_pred, n_classes=None):
+def confusion_matrix(y_true: ArrayLike, y_pred: ArrayLike, n_classes: int | None = None
+                     ) -> IntArray:
     """Count each (true, predicted) label pair.
 
     Parameters
@@ -102,7 +105,8 @@ def confusion_matrix(y_true, y_pred, n_classes=None):
     return np.bincount(t * k + p, minlength=k * k).reshape(k, k).astype(np.int64)
 
 
-def scorecards(y_true, y_pred, n_classes=None):
+def scorecards(y_true: ArrayLike, y_pred: ArrayLike, n_classes: int | None = None
+               ) -> tuple[IntArray, IntArray]:
     """The notes' per-class scorecards of successes and failures.
 
     For each sample, ``success[label] += 1`` if the prediction equals the label,
@@ -148,7 +152,8 @@ def _per_class(C):
     return precision, recall, f1, support.astype(np.int64)
 
 
-def classification_report(y_true, y_pred, digits=2, output_dict=False, n_classes=None):
+def classification_report(y_true: ArrayLike, y_pred: ArrayLike, digits: int = 2,
+                          output_dict: bool = False, n_classes: int | None = None) -> str | dict:
     """Per-class precision, recall, F1 and support, laid out like scikit-learn's.
 
     Precision of class c is ``C[c, c] / C[:, c].sum()`` (0.0 when c is never

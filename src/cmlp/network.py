@@ -1,7 +1,10 @@
 """``cmlp.Network``: a fully connected feed-forward network trained as the notes derive it."""
+from __future__ import annotations
+
 import math
 import os
 import collections.abc
+from collections.abc import Sequence
 import threading
 import time
 import warnings
@@ -21,6 +24,7 @@ from ._validation import (
     check_int,
     check_X,
 )
+from ._typing import ArrayLike, Callback, DTypeLike, FloatArray, PathLike, SeedLike
 from .history import History
 from .optim import get_optimizer
 from .schedules import get_schedule, lr_for_epoch
@@ -131,8 +135,9 @@ class Network:
     array([0, 1, 1, 0])
     """
 
-    def __init__(self, layers, activation="sigmoid", output=None, loss="tse", init="uniform",
-                 dtype="float64", seed=None):
+    def __init__(self, layers: Sequence[int], activation: str | Sequence[str] = "sigmoid",
+                 output: str | None = None, loss: str = "tse", init: str = "uniform",
+                 dtype: DTypeLike = "float64", seed: SeedLike = None) -> None:
         self._configure(layers, activation, output, loss, init, dtype)
         self._rng = _check_seed(seed)
         self._allocate()
@@ -221,44 +226,44 @@ class Network:
     # ------------------------------------------------------------------ description
 
     @property
-    def layers(self):
+    def layers(self) -> tuple[int, ...]:
         """Layer sizes ``(n_0, ..., n_L)``."""
         return self._layers
 
     @property
-    def activations(self):
+    def activations(self) -> tuple[str, ...]:
         """Activation of each layer ``1..L`` (the last is the output's)."""
         return self._activations
 
     @property
-    def output(self):
+    def output(self) -> str:
         return self._activations[-1]
 
     @property
-    def loss(self):
+    def loss(self) -> str:
         return self._loss
 
     @property
-    def init(self):
+    def init(self) -> str:
         return self._init
 
     @property
-    def dtype(self):
+    def dtype(self) -> np.dtype:
         return self._dtype
 
     @property
-    def n_params(self):
+    def n_params(self) -> int:
         """Number of weights and biases."""
         return self._params.shape[0]
 
     @property
-    def rng(self):
+    def rng(self) -> np.random.Generator:
         """The network's own ``np.random.Generator`` (PCG64): it drew the initial weights
         and draws the shuffling of ``fit(seed=None)``."""
         return self._rng
 
     @property
-    def is_classifier(self):
+    def is_classifier(self) -> bool:
         """True when outputs are class scores (sigmoid, softmax or tanh output)."""
         return self.output in CLASSIFICATION_OUTPUTS
 
@@ -274,33 +279,33 @@ class Network:
     # ------------------------------------------------------------------ parameters
 
     @property
-    def params(self):
+    def params(self) -> FloatArray:
         """All parameters ``[W_1, b_1, ..., W_L, b_L]`` as one flat, writable view."""
         return self._params
 
     @params.setter
-    def params(self, value):
+    def params(self, value: ArrayLike) -> None:
         arr = as_numeric_array(value, "params")
         if arr.shape != self._params.shape:
             raise ValueError(f"params must have shape {self._params.shape}, got {arr.shape}")
         self._set_checked(self._params, arr, "params")
 
     @property
-    def weights(self):
+    def weights(self) -> tuple[FloatArray, ...]:
         """``(W_1, ..., W_L)``, live views of shapes ``(n_{i-1}, n_i)``."""
         return self._W
 
     @weights.setter
-    def weights(self, values):
+    def weights(self, values: Sequence[ArrayLike]) -> None:
         self._assign("weights", self._W, values)
 
     @property
-    def biases(self):
+    def biases(self) -> tuple[FloatArray, ...]:
         """``(b_1, ..., b_L)``, live views of shapes ``(n_i,)``."""
         return self._b
 
     @biases.setter
-    def biases(self, values):
+    def biases(self, values: Sequence[ArrayLike]) -> None:
         self._assign("biases", self._b, values)
 
     def _assign(self, name, targets, values):
@@ -335,18 +340,18 @@ class Network:
                              f"{self._dtype.name})")
         return converted
 
-    def save(self, path):
+    def save(self, path: PathLike) -> None:
         """Write the network to one ``.npz`` file, atomically (see :func:`cmlp.save`):
         architecture, exact parameters and generator state; read back by :func:`cmlp.load`."""
         from .persistence import save
         save(self, path)
 
-    def summary(self):
+    def summary(self) -> None:
         """Print a Keras-style table of the layers, output shapes and parameter counts."""
         from .persistence import summary
         print(summary(self))
 
-    def copy(self):
+    def copy(self) -> Network:
         """An independent network with the same configuration, parameters and generator."""
         new = Network.__new__(Network)
         new.__setstate__(self.__getstate__())
@@ -378,7 +383,7 @@ class Network:
         X2, single = check_X(X, self._layers[0], self._dtype, allow_1d=allow_1d)
         return X2, single
 
-    def forward(self, X):
+    def forward(self, X: ArrayLike) -> FloatArray:
         """Feed X forward through the network.
 
         Parameters
@@ -397,7 +402,7 @@ class Network:
             _core.forward(self._arch, self._params, X2, Y)
         return Y[0] if single else Y
 
-    def predict(self, X):
+    def predict(self, X: ArrayLike) -> np.ndarray:
         """Predicted class labels, or outputs for a regression network.
 
         For classification outputs (softmax, sigmoid, tanh) returns int64 labels of shape
@@ -417,7 +422,7 @@ class Network:
             labels = np.argmax(Y2, axis=1).astype(np.int64)
         return labels[0] if single else labels
 
-    def score(self, X, y):
+    def score(self, X: ArrayLike, y: ArrayLike) -> float:
         """Accuracy for a classification network; R^2 for a regression network.
 
         y takes the same forms as in :meth:`fit`: labels, or a 2-D target array (for
@@ -447,7 +452,7 @@ class Network:
             labels = as_labels(arr, max(K, 2), "y")
         return float(np.mean(self.predict(X2) == labels))
 
-    def cost(self, X, y):
+    def cost(self, X: ArrayLike, y: ArrayLike) -> float:
         """The whole-set cost: for ``tse`` the sum over rows of ``||t - y||^2`` (the notes'
         TSEcost); for ``mse`` and ``cross_entropy`` the mean over rows of the per-sample
         loss. y takes the same forms as in :meth:`fit`."""
@@ -462,7 +467,8 @@ class Network:
             return float(total)
         return float(total / X2.shape[0])
 
-    def gradients(self, X, y):
+    def gradients(self, X: ArrayLike, y: ArrayLike
+                  ) -> tuple[list[FloatArray], list[FloatArray]]:
         """Gradient of the whole-set cost (see :meth:`cost`) with respect to every parameter.
 
         Returns
@@ -497,10 +503,15 @@ class Network:
 
     # ------------------------------------------------------------------ training
 
-    def fit(self, X, y, epochs=10, lr=None, batch_size=1, shuffle=True, seed=None, verbose=1,
-            on_nonfinite="raise", optimizer="sgd", l1=0.0, l2=0.0, dropout=0.0,
-            lr_schedule=None, validation_data=None, validation_split=None,
-            early_stopping=False, patience=10, callbacks=None, n_threads=None):
+    def fit(self, X: ArrayLike, y: ArrayLike, epochs: int = 10, lr: float | None = None,
+            batch_size: int | str | None = 1, shuffle: bool = True, seed: SeedLike = None,
+            verbose: int = 1, on_nonfinite: str = "raise", optimizer: object = "sgd",
+            l1: float = 0.0, l2: float = 0.0, dropout: float | Sequence[float] = 0.0,
+            lr_schedule: object = None,
+            validation_data: tuple[ArrayLike, ArrayLike] | None = None,
+            validation_split: float | None = None, early_stopping: bool = False,
+            patience: int = 10, callbacks: Sequence[Callback] | None = None,
+            n_threads: int | None = None) -> History:
         """Train with gradient descent; returns a :class:`History`.
 
         With ``batch_size=1``, ``optimizer="sgd"`` and no ``l1``, ``l2`` or ``dropout`` (the

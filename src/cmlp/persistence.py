@@ -20,6 +20,8 @@ name                dtype, shape    meaning
 Any NumPy can read such a file with ``np.load(path)`` (no pickle needed), and
 :func:`load` trusts nothing in it: see its docstring.
 """
+from __future__ import annotations
+
 import math
 import os
 import secrets
@@ -28,8 +30,14 @@ import zlib
 
 import numpy as np
 
+from typing import TYPE_CHECKING
+
+from ._typing import PathLike
 from ._validation import as_path
 from ._version import __version__
+
+if TYPE_CHECKING:
+    from .network import Network
 
 __all__ = ["FORMAT_VERSION", "MAX_PARAMS", "load", "save", "summary"]
 
@@ -77,7 +85,7 @@ def _arrays(net):
     }
 
 
-def save(net, path):
+def save(net: Network, path: PathLike) -> None:
     """Write a network to one ``.npz`` file, atomically.
 
     Parameters
@@ -235,7 +243,7 @@ def _rng_from_words(words, fail):
     return gen
 
 
-def load(path):
+def load(path: PathLike) -> Network:
     """Read a network written by :func:`save` (``Network.save``).
 
     Parameters
@@ -346,7 +354,7 @@ def _load(zf, source, size):
 # --------------------------------------------------------------------------- summary
 
 
-def summary(net):
+def summary(net: Network) -> str:
     """A table of the network's layers, like Keras' ``model.summary()``.
 
     Parameters
