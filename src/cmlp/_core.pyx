@@ -130,6 +130,12 @@ cdef _check_disjoint(str out_name, out, str in_name, inp):
         raise ValueError(f"{out_name} must not share memory with {in_name}")
 
 
+cdef _check_rows(Arch arch, X, str name, out):
+    """X (N, n_0) and the (N, n_L) array that goes with it (targets or outputs)."""
+    _check_shape("X", (X.shape[0], X.shape[1]), (X.shape[0], arch.n_in))
+    _check_shape(name, (out.shape[0], out.shape[1]), (X.shape[0], arch.n_out))
+
+
 cdef _check_params(Arch arch, params):
     if params.shape[0] != arch.n_params:
         raise ValueError(f"params: expected {arch.n_params} values for this network, "
@@ -149,8 +155,7 @@ def forward(Arch arch, const floating[::1] params, const floating[:, ::1] X,
             floating[:, ::1] Y):
     """Y = network(X); X (N, n_0), Y (N, n_L) overwritten."""
     _check_params(arch, params)
-    _check_shape("X", (X.shape[0], X.shape[1]), (X.shape[0], arch.n_in))
-    _check_shape("Y", (Y.shape[0], Y.shape[1]), (X.shape[0], arch.n_out))
+    _check_rows(arch, X, "Y", Y)
     _check_disjoint("Y", Y, "X", X)
     _check_disjoint("Y", Y, "params", params)
     cdef Py_ssize_t N = X.shape[0]
@@ -171,8 +176,7 @@ def loss(Arch arch, const floating[::1] params, const floating[:, ::1] X,
          const floating[:, ::1] T):
     """Returns the sum over rows of the per-row loss; X (N, n_0), T (N, n_L)."""
     _check_params(arch, params)
-    _check_shape("X", (X.shape[0], X.shape[1]), (X.shape[0], arch.n_in))
-    _check_shape("T", (T.shape[0], T.shape[1]), (X.shape[0], arch.n_out))
+    _check_rows(arch, X, "T", T)
     cdef Py_ssize_t N = X.shape[0]
     cdef double total = 0
     if N == 0:
@@ -193,8 +197,7 @@ def gradients(Arch arch, const floating[::1] params, const floating[:, ::1] X,
               const floating[:, ::1] T, floating[::1] grad):
     """grad += sum over rows of d(per-row loss)/d(params); returns the summed loss."""
     _check_params(arch, params)
-    _check_shape("X", (X.shape[0], X.shape[1]), (X.shape[0], arch.n_in))
-    _check_shape("T", (T.shape[0], T.shape[1]), (X.shape[0], arch.n_out))
+    _check_rows(arch, X, "T", T)
     _check_shape("grad", (grad.shape[0],), (arch.n_params,))
     for name, arr in (("params", params), ("X", X), ("T", T)):
         _check_disjoint("grad", grad, name, arr)
@@ -228,8 +231,7 @@ def sgd_epoch(Arch arch, floating[::1] params, const floating[:, ::1] X,
     not finite); loss_sum is the sum of the done rows' losses, each before its update.
     """
     _check_params(arch, params)
-    _check_shape("X", (X.shape[0], X.shape[1]), (X.shape[0], arch.n_in))
-    _check_shape("T", (T.shape[0], T.shape[1]), (X.shape[0], arch.n_out))
+    _check_rows(arch, X, "T", T)
     for name, arr in (("X", X), ("T", T), ("perm", perm)):
         _check_disjoint("params", params, name, arr)
     cdef Py_ssize_t N = X.shape[0], n = perm.shape[0], i
@@ -570,8 +572,7 @@ def gradients_dropout(Arch arch, const floating[::1] params, const floating[:, :
     (U None: no dropout, exactly ``gradients``); returns the summed loss. Releases the GIL."""
     _check_params(arch, params)
     _check_drop(arch, drop)
-    _check_shape("X", (X.shape[0], X.shape[1]), (X.shape[0], arch.n_in))
-    _check_shape("T", (T.shape[0], T.shape[1]), (X.shape[0], arch.n_out))
+    _check_rows(arch, X, "T", T)
     _check_shape("grad", (grad.shape[0],), (arch.n_params,))
     cdef const floating[:, ::1] Uv
     cdef const floating *up = NULL
@@ -617,8 +618,7 @@ def train_batches(Arch arch, Optim opt, floating[::1] params, floating[::1] grad
     _check_drop(arch, drop)
     if B < 1:
         raise ValueError(f"B must be >= 1, got {B}")
-    _check_shape("X", (X.shape[0], X.shape[1]), (X.shape[0], arch.n_in))
-    _check_shape("T", (T.shape[0], T.shape[1]), (X.shape[0], arch.n_out))
+    _check_rows(arch, X, "T", T)
     _check_shape("grad", (grad.shape[0],), (arch.n_params,))
     _check_shape("state", (state.shape[0],), (2 * arch.n_params,))
     cdef Py_ssize_t N = X.shape[0], n = perm.shape[0], i, H = hidden_width(arch)
@@ -681,8 +681,7 @@ def evaluate(Arch arch, const floating[::1] params, const floating[:, ::1] X,
     the number of rows whose predicted class is the target's (argmax, or the threshold of a
     single sigmoid/tanh unit)."""
     _check_params(arch, params)
-    _check_shape("X", (X.shape[0], X.shape[1]), (X.shape[0], arch.n_in))
-    _check_shape("T", (T.shape[0], T.shape[1]), (X.shape[0], arch.n_out))
+    _check_rows(arch, X, "T", T)
     cdef Py_ssize_t N = X.shape[0], correct = 0
     cdef double total = 0
     if N == 0:
