@@ -52,48 +52,8 @@ double FN(net_loss)(real *work, const real *params, const real *X, const real *T
 double FN(net_gradients)(real *grad, real *work, const real *params, const real *X,
                          const real *T, ptrdiff_t N, const cmlp_arch *arch)
 {
-    /* grad, params (P)  X (N, n_0)  T (N, K)
-     * work: activations a_1..a_L of a block (CMLP_BLOCK sum n_i), then two delta blocks */
-    const ptrdiff_t L = arch->n_layers, n0 = arch->sizes[0], K = arch->sizes[L];
-    const ptrdiff_t maxw = cmlp_max_width(arch);
-    ptrdiff_t i, r0, off, a_size = 0;
-    real *d_cur, *d_prev, *tmp;
-    double total = 0;
-    for (i = 1; i <= L; i++) a_size += CMLP_BLOCK * arch->sizes[i];
-    for (r0 = 0; r0 < N; r0 += CMLP_BLOCK) {
-        const ptrdiff_t nb = N - r0 < CMLP_BLOCK ? N - r0 : CMLP_BLOCK;
-        const real *x = X + r0 * n0, *in = x, *p = params, *y;
-        real *a = work;
-        /* forward, keeping every layer's activation (a_i at a + CMLP_BLOCK sum_{j<i} n_j) */
-        for (i = 0; i < L; i++) {
-            const ptrdiff_t I = arch->sizes[i], O = arch->sizes[i + 1];
-            FN(dense_forward)(a, in, p, p + I * O, nb, I, O, arch->acts[i]);
-            p += (I + 1) * O;
-            in = a;
-            a += CMLP_BLOCK * O;
-        }
-        y = in;
-        total += FN(loss_forward)(y, T + r0 * K, nb, K, arch->loss, arch->acts[L - 1]);
-        d_cur = work + a_size;
-        d_prev = d_cur + CMLP_BLOCK * maxw;
-        FN(output_delta)(d_cur, y, T + r0 * K, nb, K, arch->loss, arch->acts[L - 1]);
-        /* backward, i = L..1: layer i's parameters start at off, its input is a_{i-1} */
-        off = cmlp_param_count(arch);
-        a = work + a_size;
-        for (i = L; i >= 1; i--) {
-            const ptrdiff_t I = arch->sizes[i - 1], O = arch->sizes[i];
-            const real *xin;
-            off -= (I + 1) * O;
-            a -= CMLP_BLOCK * O; /* now a_i */
-            xin = i == 1 ? x : a - CMLP_BLOCK * I;
-            FN(dense_backward)(i == 1 ? NULL : d_prev, grad + off, grad + off + I * O, d_cur, xin,
-                               params + off, nb, I, O, i == 1 ? CMLP_IDENTITY : arch->acts[i - 2]);
-            tmp = d_cur;
-            d_cur = d_prev;
-            d_prev = tmp;
-        }
-    }
-    return total;
+    /* the dropout driver without masks (train_tmpl.h): work (cmlp_gradient_work_size) */
+    return FN(net_gradients_dropout)(grad, work, params, X, T, NULL, NULL, N, arch);
 }
 
 /* 1 if every p[i] is finite: p * 0 is 0 for finite p and NaN for inf or NaN (vectorised). */

@@ -13,25 +13,26 @@ double FN(net_gradients_dropout)(real *grad, real *work, const real *params, con
                                  const real *T, const real *U, const double *drop, ptrdiff_t N,
                                  const cmlp_arch *arch)
 {
-    /* grad, params (P)  X (N, n_0)  T (N, K)  U (N, H)  drop (L - 1)
-     * work: a_1..a_L of a block (the kept, scaled values the next layer reads), h_1..h_{L-1}
-     * (the activations before the mask: their derivatives), then two delta blocks */
+    /* grad, params (P)  X (N, n_0)  T (N, K)  U (N, H) or NULL  drop (L - 1)
+     * work: a_1..a_L of a block (the kept, scaled values the next layer reads), with U only
+     * h_1..h_{L-1} (the activations before the mask: their derivatives), then two delta
+     * blocks. Without U (no dropout; net_gradients) there is no h, and each layer's
+     * derivative is applied inside dense_backward, from a. */
     const ptrdiff_t L = arch->n_layers, n0 = arch->sizes[0], K = arch->sizes[L];
     const ptrdiff_t maxw = cmlp_max_width(arch), H = FN(hidden_width_sum)(arch);
     ptrdiff_t i, r, j, r0, off, a_size = 0, h_off;
     real *d_cur, *d_prev, *tmp, *hbase;
     double total = 0;
-    if (U == NULL) return FN(net_gradients)(grad, work, params, X, T, N, arch);
     for (i = 1; i <= L; i++) a_size += CMLP_BLOCK * arch->sizes[i];
     hbase = work + a_size;
     for (r0 = 0; r0 < N; r0 += CMLP_BLOCK) {
         const ptrdiff_t nb = N - r0 < CMLP_BLOCK ? N - r0 : CMLP_BLOCK;
-        const real *x = X + r0 * n0, *in = x, *p = params, *y, *u = U + r0 * H;
+        const real *x = X + r0 * n0, *in = x, *p = params, *y, *u = U ? U + r0 * H : NULL;
         real *a = work, *h = hbase;
         h_off = 0;
         for (i = 0; i < L; i++) {
             const ptrdiff_t I = arch->sizes[i], O = arch->sizes[i + 1];
-            if (i < L - 1) {
+            if (U != NULL && i < L - 1) {
                 /* hidden layer i+1: h = act(in W + b), a = h * keep / (1 - p) */
                 const double pd = drop[i];
                 const real scale = (real)(1.0 / (1.0 - pd)), pr = (real)pd;
@@ -50,7 +51,7 @@ double FN(net_gradients_dropout)(real *grad, real *work, const real *params, con
         }
         y = in;
         total += FN(loss_forward)(y, T + r0 * K, nb, K, arch->loss, arch->acts[L - 1]);
-        d_cur = hbase + CMLP_BLOCK * H;
+        d_cur = hbase + (U != NULL ? CMLP_BLOCK * H : 0);
         d_prev = d_cur + CMLP_BLOCK * maxw;
         FN(output_delta)(d_cur, y, T + r0 * K, nb, K, arch->loss, arch->acts[L - 1]);
         off = cmlp_param_count(arch);
@@ -61,10 +62,12 @@ double FN(net_gradients_dropout)(real *grad, real *work, const real *params, con
             off -= (I + 1) * O;
             a -= CMLP_BLOCK * O; /* a_i */
             xin = i == 1 ? x : a - CMLP_BLOCK * I;
-            /* dx = dz W^T, then times the mask and the derivative at the unmasked h_{i-1} */
+            /* dx = dz W^T, then (with dropout) times the mask and the derivative at the
+             * unmasked h_{i-1}; without dropout the derivative is taken inside, from a */
             FN(dense_backward)(i == 1 ? NULL : d_prev, grad + off, grad + off + I * O, d_cur, xin,
-                               params + off, nb, I, O, CMLP_IDENTITY);
-            if (i > 1) {
+                               params + off, nb, I, O,
+                               i == 1 || U != NULL ? CMLP_IDENTITY : arch->acts[i - 2]);
+            if (i > 1 && U != NULL) {
                 const double pd = drop[i - 2];
                 const real scale = (real)(1.0 / (1.0 - pd)), pr = (real)pd;
                 h -= CMLP_BLOCK * I; /* h_{i-1} */
