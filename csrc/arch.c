@@ -22,20 +22,53 @@ static ptrdiff_t sum_widths(const cmlp_arch *arch)
     return s;
 }
 
+/* hidden units: n_1 + ... + n_{L-1} */
+static ptrdiff_t hidden_sum(const cmlp_arch *arch)
+{
+    return sum_widths(arch) - arch->sizes[arch->n_layers];
+}
+
+ptrdiff_t cmlp_block_rows(const cmlp_arch *arch)
+{
+    return arch->blas != NULL ? CMLP_GEMM_BLOCK : CMLP_BLOCK;
+}
+
+/* The sparse first-layer index of one block (gemm_tmpl.h): CSR row starts (R + 1) and
+ * column indices (R n_0), CSC column starts (n_0 + 1) and row indices (R n_0), all int32,
+ * counted here as one element each (a float32 slot, or half a float64 one). */
+static ptrdiff_t index_size(const cmlp_arch *arch)
+{
+    const ptrdiff_t R = CMLP_GEMM_BLOCK, n0 = arch->sizes[0];
+    return arch->blas != NULL ? 2 * R * n0 + R + n0 + 2 : 0;
+}
+
 /* one row of activations a_1..a_L, two deltas, then a copy of the parameters */
 ptrdiff_t cmlp_sgd_work_size(const cmlp_arch *arch)
 {
     return sum_widths(arch) + 2 * cmlp_max_width(arch) + cmlp_param_count(arch);
 }
 
-/* two blocks of activations, used in turn */
+/* two blocks of activations, used in turn, then the sparse index */
 ptrdiff_t cmlp_forward_work_size(const cmlp_arch *arch)
 {
-    return 2 * CMLP_BLOCK * cmlp_max_width(arch);
+    return 2 * cmlp_block_rows(arch) * cmlp_max_width(arch) + index_size(arch);
 }
 
-/* a block of activations a_1..a_L, then two blocks of deltas */
+/* a block of activations a_1..a_L, then two blocks of deltas, then the sparse index */
 ptrdiff_t cmlp_gradient_work_size(const cmlp_arch *arch)
 {
-    return CMLP_BLOCK * (sum_widths(arch) + 2 * cmlp_max_width(arch));
+    return cmlp_block_rows(arch) * (sum_widths(arch) + 2 * cmlp_max_width(arch))
+           + index_size(arch);
+}
+
+/* as cmlp_gradient_work_size, with a block of the hidden activations before the masks */
+ptrdiff_t cmlp_dropout_work_size(const cmlp_arch *arch)
+{
+    return cmlp_gradient_work_size(arch) + cmlp_block_rows(arch) * hidden_sum(arch);
+}
+
+ptrdiff_t cmlp_team_work_size(const cmlp_arch *arch, ptrdiff_t B, int n_threads)
+{
+    const ptrdiff_t rows = (B + n_threads - 1) / n_threads;
+    return rows * (arch->sizes[0] + arch->sizes[arch->n_layers]) + cmlp_dropout_work_size(arch);
 }

@@ -55,15 +55,40 @@ enum {
 /* Status codes returned by drivers. */
 enum { CMLP_OK = 0, CMLP_NONFINITE = 1 };
 
-/* Rows per block in the batched drivers (forward, loss, gradients). */
+/* Rows per block in the batched drivers (forward, loss, gradients): CMLP_BLOCK with the own
+ * dense kernels, CMLP_GEMM_BLOCK when the network multiplies through BLAS (arch->blas). */
 #define CMLP_BLOCK 32
+#define CMLP_GEMM_BLOCK 128
 
-/* A network's shape: sizes[0..L] are n_0..n_L, acts[0..L-1] the activation of layers 1..L. */
+/* With BLAS, a first-layer block whose inputs have at most this fraction of nonzeros (MNIST:
+ * about 0.19) goes through the exact sparse kernels instead of a GEMM: zero inputs add nothing
+ * to the product and nothing to the weight gradient. */
+#define CMLP_SPARSE_DENSITY 0.5
+
+/* Fortran BLAS GEMM, column-major: C = alpha op(A) op(B) + beta C, as exported by
+ * scipy.linalg.cython_blas (pointers are not const there; A and B are only read). */
+typedef void (*cmlp_dgemm_fn)(char *transa, char *transb, int *m, int *n, int *k,
+                              double *alpha, double *a, int *lda, double *b, int *ldb,
+                              double *beta, double *c, int *ldc);
+typedef void (*cmlp_sgemm_fn)(char *transa, char *transb, int *m, int *n, int *k,
+                              float *alpha, float *a, int *lda, float *b, int *ldb,
+                              float *beta, float *c, int *ldc);
+typedef struct cmlp_blas {
+    cmlp_dgemm_fn dgemm;
+    cmlp_sgemm_fn sgemm;
+} cmlp_blas;
+
+/* A network's shape: sizes[0..L] are n_0..n_L, acts[0..L-1] the activation of layers 1..L.
+ * blas: how the batched drivers multiply dense blocks; NULL means the own blocked kernels
+ * (dense_forward, dense_backward), else GEMMs through these pointers over blocks of
+ * CMLP_GEMM_BLOCK rows, with the exact sparse kernels for a sparse first-layer input. Every
+ * size must then fit in an int (the bridge checks). The per-sample driver never uses it. */
 typedef struct cmlp_arch {
     ptrdiff_t n_layers;     /* L >= 1 */
     const ptrdiff_t *sizes; /* (L + 1) */
     const int *acts;        /* (L) */
     int loss;
+    const cmlp_blas *blas;  /* or NULL */
 } cmlp_arch;
 
 /* ---- instruction-set variants (dispatch.c): 0 base, 1 avx2, 2 avx512 ---- */
@@ -78,6 +103,8 @@ ptrdiff_t cmlp_max_width(const cmlp_arch *arch);          /* max(n_1..n_L) */
 ptrdiff_t cmlp_sgd_work_size(const cmlp_arch *arch);      /* elements of work for sgd_epoch */
 ptrdiff_t cmlp_forward_work_size(const cmlp_arch *arch);  /* ... for net_forward and net_loss */
 ptrdiff_t cmlp_gradient_work_size(const cmlp_arch *arch); /* ... for net_gradients */
+ptrdiff_t cmlp_dropout_work_size(const cmlp_arch *arch);  /* ... for net_gradients_dropout */
+ptrdiff_t cmlp_block_rows(const cmlp_arch *arch);         /* rows per block of the drivers */
 
 /* ---- activation.c ---- */
 
@@ -219,7 +246,7 @@ double optim_step_f32(float *params, float *grad, float *state, cmlp_optim *opt,
 
 /* ---- epoch.c: whole-network drivers ---- */
 
-/* Y = network(X) for N rows, in blocks of CMLP_BLOCK rows; Y overwritten.
+/* Y = network(X) for N rows, in blocks of cmlp_block_rows rows; Y overwritten.
  * params (P)  X (N, n_0)  Y (N, K)  work (cmlp_forward_work_size) */
 void net_forward_f64(double *Y, double *work, const double *params, const double *X, ptrdiff_t N,
                      const cmlp_arch *arch);
@@ -263,7 +290,7 @@ int sgd_epoch_f32(float *params, float *work, const float *X, const float *T,
  * then scaled by 1 / (1 - drop[i-1]), else zeroed; the backward pass uses the same masks.
  * U == NULL: no dropout (exactly net_gradients). Returns the summed per-row losses.
  * grad, params (P)  X (N, n_0)  T (N, K)  U (N, H), H = n_1 + ... + n_{L-1}  drop (L - 1)
- * work: CMLP_BLOCK (n_1 + ... + n_L + H + 2 max_width) elements */
+ * work (cmlp_dropout_work_size) */
 double net_gradients_dropout_f64(double *grad, double *work, const double *params,
                                  const double *X, const double *T, const double *U,
                                  const double *drop, ptrdiff_t N, const cmlp_arch *arch);
@@ -281,7 +308,7 @@ double net_gradients_dropout_f32(float *grad, float *work, const float *params, 
  * completed batches; *loss_sum += their losses.
  * params, grad (P)  state (2P)  X (N, n_0)  T (N, K)  perm (n), entries in [0, N)
  * U (n, H) or NULL  drop (L - 1)
- * work: B (n_0 + K) + P + CMLP_BLOCK (n_1 + ... + n_L + H + 2 max_width) elements */
+ * work: B (n_0 + K) + P + cmlp_dropout_work_size elements */
 int train_batches_f64(double *params, double *grad, double *state, double *work,
                       const double *X, const double *T, const int64_t *perm, ptrdiff_t n,
                       ptrdiff_t B, const double *U, const double *drop, const cmlp_arch *arch,
@@ -290,6 +317,60 @@ int train_batches_f32(float *params, float *grad, float *state, float *work, con
                       const float *T, const int64_t *perm, ptrdiff_t n, ptrdiff_t B,
                       const float *U, const double *drop, const cmlp_arch *arch,
                       cmlp_optim *opt, int stop_nonfinite, ptrdiff_t *done, double *loss_sum);
+
+/* ---- threads.c and train_tmpl.h: minibatch training on several threads ---- */
+
+/* A barrier for the n threads of a team (the threads are the caller's). */
+typedef struct cmlp_barrier {
+    long count; /* threads arrived in this phase */
+    long phase; /* incremented each time all n have arrived */
+    long n;
+} cmlp_barrier;
+void cmlp_barrier_init(cmlp_barrier *b, int n);
+void cmlp_barrier_wait(cmlp_barrier *b);
+
+#define CMLP_MAX_THREADS 64
+
+/* Everything the threads of train_team share (void pointers: real * of the precision).
+ * Inputs: params (P)  grads[k] (P) per thread, zero on entry and left zero  state (2P)
+ * backup (P)  work[k] per thread: cmlp_team_work_size elements  X (N, n_0)  T (N, K)
+ * perm (n)  U (n, H) or NULL  drop (L - 1)  n  B  arch  opt  stop_nonfinite.
+ * Outputs (set when every thread has returned): status, done, loss_sum (+=), opt->t.
+ * losses, flags: one slot per thread, for the exchange between threads. */
+typedef struct cmlp_team {
+    int n_threads;
+    cmlp_barrier barrier;
+    void *params, *state, *backup;
+    void *grads[CMLP_MAX_THREADS];
+    void *work[CMLP_MAX_THREADS];
+    const void *X, *T, *U;
+    const int64_t *perm;
+    const double *drop;
+    ptrdiff_t n, B;
+    const cmlp_arch *arch;
+    cmlp_optim *opt;
+    int stop_nonfinite;
+    double losses[CMLP_MAX_THREADS];
+    int flags[CMLP_MAX_THREADS];
+    int status;
+    ptrdiff_t done;
+    double loss_sum;
+} cmlp_team;
+
+/* Elements of one thread's work in train_team: its rows of a batch (ceil(B / n_threads)
+ * rows of X and T), then cmlp_dropout_work_size. */
+ptrdiff_t cmlp_team_work_size(const cmlp_arch *arch, ptrdiff_t B, int n_threads);
+
+/* train_batches on a team of team->n_threads threads; each calls this once with its own
+ * tid in [0, n_threads), concurrently, and all return the same status. Per batch of m rows:
+ * thread k takes rows [m k / T, m (k + 1) / T) of it and sums their gradients into
+ * grads[k]; after a barrier, thread k adds the T buffers in thread order over its part
+ * [P k / T, P (k + 1) / T) of the parameters, zeroes them there, and applies the optimizer
+ * step to that part; a second barrier ends the batch. Deterministic for a given n_threads;
+ * a different n_threads changes the order of the gradient sums only. The non-finite rules
+ * are train_batches'. */
+int train_team_f64(cmlp_team *team, int tid);
+int train_team_f32(cmlp_team *team, int tid);
 
 /* As net_loss (the same sum, bit for bit), and *correct = rows whose predicted class equals
  * the target's: argmax of y against argmax of t, or for one output unit y > 0.5 (tanh: > 0)

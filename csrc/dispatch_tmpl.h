@@ -35,6 +35,7 @@ typedef struct {
                          const cmlp_arch *, cmlp_optim *, int, ptrdiff_t *, double *);
     double (*net_evaluate)(real *, const real *, const real *, const real *, ptrdiff_t,
                            const cmlp_arch *, ptrdiff_t *);
+    int (*train_team)(cmlp_team *, int);
 } FP(kernel_table);
 
 #define CMLP_VARIANT(name, isa) CMLP_CAT3(FP(name), , isa)
@@ -50,7 +51,7 @@ typedef struct {
             CMLP_VARIANT(rmsprop_update, isa), CMLP_VARIANT(adam_update, isa),                 \
             CMLP_VARIANT(penalty_grad, isa), CMLP_VARIANT(optim_step, isa),                    \
             CMLP_VARIANT(net_gradients_dropout, isa), CMLP_VARIANT(train_batches, isa),        \
-            CMLP_VARIANT(net_evaluate, isa)                                                    \
+            CMLP_VARIANT(net_evaluate, isa), CMLP_VARIANT(train_team, isa)                     \
     }
 
 static const FP(kernel_table) FP(tables)[CMLP_N_ISA] = {
@@ -180,6 +181,11 @@ double FP(net_evaluate)(real *work, const real *params, const real *X, const rea
                         ptrdiff_t N, const cmlp_arch *arch, ptrdiff_t *correct)
 {
     return K.net_evaluate(work, params, X, T, N, arch, correct);
+}
+
+int FP(train_team)(cmlp_team *team, int tid)
+{
+    return K.train_team(team, tid);
 }
 
 #undef K

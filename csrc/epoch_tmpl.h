@@ -1,9 +1,11 @@
 /* epoch_tmpl.h -- whole-network drivers built from the layer kernels; see cmlp.h. */
 
 /* Forward a block of nb rows x (nb, n_0) through all layers: hidden layers alternate between
- * buf0 and buf1, the output layer writes to last (nb, K), which is returned. */
-static const real *FN(block_forward)(real *last, real *buf0, real *buf1, const real *params,
-                                     const real *x, ptrdiff_t nb, const cmlp_arch *arch)
+ * buf0 and buf1, the output layer writes to last (nb, K), which is returned. With BLAS,
+ * idx is the int32 region for the first layer's sparse index (arch.c). */
+static const real *FN(block_forward)(real *last, real *buf0, real *buf1, int32_t *idx,
+                                     const real *params, const real *x, ptrdiff_t nb,
+                                     const cmlp_arch *arch)
 {
     const ptrdiff_t L = arch->n_layers;
     const real *in = x, *p = params;
@@ -11,39 +13,55 @@ static const real *FN(block_forward)(real *last, real *buf0, real *buf1, const r
     for (i = 0; i < L; i++) {
         const ptrdiff_t I = arch->sizes[i], O = arch->sizes[i + 1];
         real *out = i == L - 1 ? last : (i % 2 == 0 ? buf0 : buf1);
-        FN(dense_forward)(out, in, p, p + I * O, nb, I, O, arch->acts[i]);
+        if (arch->blas != NULL) {
+            const int sparse = i == 0 && FN(sparse_index)(idx, in, nb, I, 0);
+            FN(gemm_forward)(out, in, p, p + I * O, nb, I, O, arch->acts[i], sparse, idx,
+                             arch->blas);
+        } else {
+            FN(dense_forward)(out, in, p, p + I * O, nb, I, O, arch->acts[i]);
+        }
         p += (I + 1) * O;
         in = out;
     }
     return in;
 }
 
+/* The int32 region at the end of a forward work buffer (arch.c). */
+static int32_t *FN(forward_index)(real *work, const cmlp_arch *arch)
+{
+    return (int32_t *)(work + 2 * cmlp_block_rows(arch) * cmlp_max_width(arch));
+}
+
 void FN(net_forward)(real *Y, real *work, const real *params, const real *X, ptrdiff_t N,
                      const cmlp_arch *arch)
 {
-    /* params (P)  X (N, n_0)  Y (N, K)  work (2 CMLP_BLOCK max_width) */
+    /* params (P)  X (N, n_0)  Y (N, K)  work (cmlp_forward_work_size) */
     const ptrdiff_t n0 = arch->sizes[0], K = arch->sizes[arch->n_layers];
-    real *buf1 = work + CMLP_BLOCK * cmlp_max_width(arch);
+    const ptrdiff_t R = cmlp_block_rows(arch);
+    real *buf1 = work + R * cmlp_max_width(arch);
+    int32_t *idx = FN(forward_index)(work, arch);
     ptrdiff_t r0;
-    for (r0 = 0; r0 < N; r0 += CMLP_BLOCK) {
-        const ptrdiff_t nb = N - r0 < CMLP_BLOCK ? N - r0 : CMLP_BLOCK;
-        FN(block_forward)(Y + r0 * K, work, buf1, params, X + r0 * n0, nb, arch);
+    for (r0 = 0; r0 < N; r0 += R) {
+        const ptrdiff_t nb = N - r0 < R ? N - r0 : R;
+        FN(block_forward)(Y + r0 * K, work, buf1, idx, params, X + r0 * n0, nb, arch);
     }
 }
 
 double FN(net_loss)(real *work, const real *params, const real *X, const real *T, ptrdiff_t N,
                     const cmlp_arch *arch)
 {
-    /* params (P)  X (N, n_0)  T (N, K)  work (2 CMLP_BLOCK max_width) */
+    /* params (P)  X (N, n_0)  T (N, K)  work (cmlp_forward_work_size) */
     const ptrdiff_t L = arch->n_layers, n0 = arch->sizes[0], K = arch->sizes[L];
-    real *buf1 = work + CMLP_BLOCK * cmlp_max_width(arch);
+    const ptrdiff_t R = cmlp_block_rows(arch);
+    real *buf1 = work + R * cmlp_max_width(arch);
+    int32_t *idx = FN(forward_index)(work, arch);
     /* the output block goes to the buffer the last hidden layer did not use */
     real *last = (L - 1) % 2 == 0 ? work : buf1;
     double total = 0;
     ptrdiff_t r0;
-    for (r0 = 0; r0 < N; r0 += CMLP_BLOCK) {
-        const ptrdiff_t nb = N - r0 < CMLP_BLOCK ? N - r0 : CMLP_BLOCK;
-        const real *y = FN(block_forward)(last, work, buf1, params, X + r0 * n0, nb, arch);
+    for (r0 = 0; r0 < N; r0 += R) {
+        const ptrdiff_t nb = N - r0 < R ? N - r0 : R;
+        const real *y = FN(block_forward)(last, work, buf1, idx, params, X + r0 * n0, nb, arch);
         total += FN(loss_forward)(y, T + r0 * K, nb, K, arch->loss, arch->acts[L - 1]);
     }
     return total;

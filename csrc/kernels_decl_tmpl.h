@@ -42,3 +42,4 @@ int FN(train_batches)(real *params, real *grad, real *state, real *work, const r
                       int stop_nonfinite, ptrdiff_t *done, double *loss_sum);
 double FN(net_evaluate)(real *work, const real *params, const real *X, const real *T,
                         ptrdiff_t N, const cmlp_arch *arch, ptrdiff_t *correct);
+int FN(train_team)(cmlp_team *team, int tid);

@@ -3,6 +3,7 @@
 #include "kernels_decl_tmpl.h"
 #include "activation_tmpl.h"
 #include "dense_tmpl.h"
+#include "gemm_tmpl.h"
 #include "loss_tmpl.h"
 #include "optim_tmpl.h"
 #include "epoch_tmpl.h"

@@ -22,4 +22,13 @@
 #define CMLP_SIMD
 #endif
 
+/* CMLP_NO_JAM: on a function whose loop around a vectorised inner loop must stay as written.
+ * gcc's -O3 unroll-and-jam otherwise fuses two outer iterations into a scalar inner loop
+ * (the sparse kernels of gemm_tmpl.h ran 3x slower). */
+#if defined(__GNUC__) && !defined(__clang__)
+#define CMLP_NO_JAM __attribute__((optimize("no-loop-unroll-and-jam")))
+#else
+#define CMLP_NO_JAM
+#endif
+
 #endif

@@ -20,57 +20,70 @@ double FN(net_gradients_dropout)(real *grad, real *work, const real *params, con
      * derivative is applied inside dense_backward, from a. */
     const ptrdiff_t L = arch->n_layers, n0 = arch->sizes[0], K = arch->sizes[L];
     const ptrdiff_t maxw = cmlp_max_width(arch), H = FN(hidden_width_sum)(arch);
+    const ptrdiff_t R = cmlp_block_rows(arch);
     ptrdiff_t i, r, j, r0, off, a_size = 0, h_off;
     real *d_cur, *d_prev, *tmp, *hbase;
+    int32_t *idx; /* with BLAS: the first layer's sparse index, after the deltas (arch.c) */
     double total = 0;
-    for (i = 1; i <= L; i++) a_size += CMLP_BLOCK * arch->sizes[i];
+    for (i = 1; i <= L; i++) a_size += R * arch->sizes[i];
     hbase = work + a_size;
-    for (r0 = 0; r0 < N; r0 += CMLP_BLOCK) {
-        const ptrdiff_t nb = N - r0 < CMLP_BLOCK ? N - r0 : CMLP_BLOCK;
+    idx = (int32_t *)(hbase + (U != NULL ? R * H : 0) + 2 * R * maxw);
+    for (r0 = 0; r0 < N; r0 += R) {
+        const ptrdiff_t nb = N - r0 < R ? N - r0 : R;
         const real *x = X + r0 * n0, *in = x, *p = params, *y, *u = U ? U + r0 * H : NULL;
         real *a = work, *h = hbase;
+        /* with BLAS, whether the first layer takes the sparse kernels for this block */
+        const int sparse = arch->blas != NULL && FN(sparse_index)(idx, x, nb, n0, 1);
         h_off = 0;
         for (i = 0; i < L; i++) {
             const ptrdiff_t I = arch->sizes[i], O = arch->sizes[i + 1];
+            real *out = U != NULL && i < L - 1 ? h : a;
+            if (arch->blas != NULL)
+                FN(gemm_forward)(out, in, p, p + I * O, nb, I, O, arch->acts[i], i == 0 && sparse,
+                                 idx, arch->blas);
+            else
+                FN(dense_forward)(out, in, p, p + I * O, nb, I, O, arch->acts[i]);
             if (U != NULL && i < L - 1) {
                 /* hidden layer i+1: h = act(in W + b), a = h * keep / (1 - p) */
                 const double pd = drop[i];
                 const real scale = (real)(1.0 / (1.0 - pd)), pr = (real)pd;
-                FN(dense_forward)(h, in, p, p + I * O, nb, I, O, arch->acts[i]);
                 for (r = 0; r < nb; r++)
                     for (j = 0; j < O; j++)
                         a[r * O + j] = u[r * H + h_off + j] >= pr ? h[r * O + j] * scale : 0;
-                h += CMLP_BLOCK * O;
+                h += R * O;
                 h_off += O;
-            } else {
-                FN(dense_forward)(a, in, p, p + I * O, nb, I, O, arch->acts[i]);
             }
             p += (I + 1) * O;
             in = a;
-            a += CMLP_BLOCK * O;
+            a += R * O;
         }
         y = in;
         total += FN(loss_forward)(y, T + r0 * K, nb, K, arch->loss, arch->acts[L - 1]);
-        d_cur = hbase + (U != NULL ? CMLP_BLOCK * H : 0);
-        d_prev = d_cur + CMLP_BLOCK * maxw;
+        d_cur = hbase + (U != NULL ? R * H : 0);
+        d_prev = d_cur + R * maxw;
         FN(output_delta)(d_cur, y, T + r0 * K, nb, K, arch->loss, arch->acts[L - 1]);
         off = cmlp_param_count(arch);
         a = work + a_size;
         for (i = L; i >= 1; i--) {
             const ptrdiff_t I = arch->sizes[i - 1], O = arch->sizes[i];
             const real *xin;
+            const int act_x = i == 1 || U != NULL ? CMLP_IDENTITY : arch->acts[i - 2];
             off -= (I + 1) * O;
-            a -= CMLP_BLOCK * O; /* a_i */
-            xin = i == 1 ? x : a - CMLP_BLOCK * I;
+            a -= R * O; /* a_i */
+            xin = i == 1 ? x : a - R * I;
             /* dx = dz W^T, then (with dropout) times the mask and the derivative at the
              * unmasked h_{i-1}; without dropout the derivative is taken inside, from a */
-            FN(dense_backward)(i == 1 ? NULL : d_prev, grad + off, grad + off + I * O, d_cur, xin,
-                               params + off, nb, I, O,
-                               i == 1 || U != NULL ? CMLP_IDENTITY : arch->acts[i - 2]);
+            if (arch->blas != NULL)
+                FN(gemm_backward)(i == 1 ? NULL : d_prev, grad + off, grad + off + I * O, d_cur,
+                                  xin, params + off, nb, I, O, act_x, i == 1 && sparse, idx,
+                                  arch->blas);
+            else
+                FN(dense_backward)(i == 1 ? NULL : d_prev, grad + off, grad + off + I * O, d_cur,
+                                   xin, params + off, nb, I, O, act_x);
             if (i > 1 && U != NULL) {
                 const double pd = drop[i - 2];
                 const real scale = (real)(1.0 / (1.0 - pd)), pr = (real)pd;
-                h -= CMLP_BLOCK * I; /* h_{i-1} */
+                h -= R * I; /* h_{i-1} */
                 h_off -= I;
                 for (r = 0; r < nb; r++)
                     for (j = 0; j < I; j++)
@@ -130,6 +143,84 @@ int FN(train_batches)(real *params, real *grad, real *state, real *work, const r
     return CMLP_OK;
 }
 
+int FN(train_team)(cmlp_team *team, int tid)
+{
+    const cmlp_arch *arch = team->arch;
+    const ptrdiff_t L = arch->n_layers, n0 = arch->sizes[0], K = arch->sizes[L];
+    const ptrdiff_t P = cmlp_param_count(arch), H = FN(hidden_width_sum)(arch);
+    const int nt = team->n_threads;
+    const ptrdiff_t n = team->n, B = team->B, rows = (B + nt - 1) / nt;
+    /* this thread's part of the parameters */
+    const ptrdiff_t lo = P * tid / nt, hi = P * (tid + 1) / nt;
+    const real *X = (const real *)team->X, *T = (const real *)team->T;
+    const real *U = (const real *)team->U;
+    real *params = (real *)team->params, *state = (real *)team->state;
+    real *backup = (real *)team->backup, *grad0 = (real *)team->grads[0];
+    real *g = (real *)team->grads[tid];
+    real *Xb = (real *)team->work[tid], *Tb = Xb + rows * n0, *gwork = Tb + rows * K;
+    const int64_t t0 = team->opt->t; /* read before the first barrier; thread 0 sets it last */
+    ptrdiff_t s, r, j, k, batch = 0;
+    for (s = 0; s < n; s += B, batch++) {
+        const ptrdiff_t m = n - s < B ? n - s : B;
+        const ptrdiff_t a = m * tid / nt, b = m * (tid + 1) / nt;
+        double total = 0;
+        int bad = 0;
+        for (r = a; r < b; r++) {
+            const real *xs = X + team->perm[s + r] * n0, *ts = T + team->perm[s + r] * K;
+            for (j = 0; j < n0; j++) Xb[(r - a) * n0 + j] = xs[j];
+            for (j = 0; j < K; j++) Tb[(r - a) * K + j] = ts[j];
+        }
+        team->losses[tid] = b > a ? FN(net_gradients_dropout)(g, gwork, params, Xb, Tb,
+                                                              U == NULL ? NULL : U + (s + a) * H,
+                                                              team->drop, b - a, arch)
+                                  : 0.0;
+        cmlp_barrier_wait(&team->barrier);
+        for (k = 0; k < nt; k++) total += team->losses[k];
+        if (team->stop_nonfinite && !isfinite(total)) {
+            if (tid == 0) {
+                team->status = CMLP_NONFINITE;
+                team->done = s;
+                team->opt->t = t0 + batch;
+            }
+            return CMLP_NONFINITE; /* every thread sees the same total */
+        }
+        /* this thread's part: the sum of the threads' gradients, in thread order */
+        for (k = 1; k < nt; k++) {
+            real *gk = (real *)team->grads[k];
+            CMLP_SIMD
+            for (j = lo; j < hi; j++) grad0[j] += gk[j];
+            for (j = lo; j < hi; j++) gk[j] = 0;
+        }
+        if (team->stop_nonfinite)
+            for (j = lo; j < hi; j++) backup[j] = params[j];
+        FN(optim_step_range)(params, grad0, state, team->opt, (real)(1.0 / (double)m), arch, lo,
+                             hi, t0 + batch + 1);
+        for (j = lo; j < hi; j++) grad0[j] = 0;
+        if (team->stop_nonfinite) team->flags[tid] = !FN(all_finite)(params + lo, hi - lo);
+        cmlp_barrier_wait(&team->barrier);
+        if (team->stop_nonfinite) {
+            for (k = 0; k < nt; k++) bad |= team->flags[k];
+            if (bad) {
+                /* the update overflowed somewhere: every thread undoes its part */
+                for (j = lo; j < hi; j++) params[j] = backup[j];
+                if (tid == 0) {
+                    team->status = CMLP_NONFINITE;
+                    team->done = s;
+                    team->opt->t = t0 + batch + 1;
+                }
+                return CMLP_NONFINITE;
+            }
+        }
+        if (tid == 0) team->loss_sum += total;
+    }
+    if (tid == 0) {
+        team->status = CMLP_OK;
+        team->done = n;
+        team->opt->t = t0 + batch;
+    }
+    return CMLP_OK;
+}
+
 /* 1 if output row y and target row t name the same class (argmax, or the threshold of one
  * sigmoid (0.5) or tanh (0) unit) */
 static int FN(same_class)(const real *y, const real *t, ptrdiff_t K, int out_act)
@@ -152,13 +243,15 @@ double FN(net_evaluate)(real *work, const real *params, const real *X, const rea
     /* params (P)  X (N, n_0)  T (N, K)  work (cmlp_forward_work_size); as net_loss, and
      * counts the rows whose predicted class is the target's */
     const ptrdiff_t L = arch->n_layers, n0 = arch->sizes[0], K = arch->sizes[L];
-    real *buf1 = work + CMLP_BLOCK * cmlp_max_width(arch);
+    const ptrdiff_t R = cmlp_block_rows(arch);
+    real *buf1 = work + R * cmlp_max_width(arch);
+    int32_t *idx = FN(forward_index)(work, arch);
     real *last = (L - 1) % 2 == 0 ? work : buf1;
     double total = 0;
     ptrdiff_t r0, r, c = 0;
-    for (r0 = 0; r0 < N; r0 += CMLP_BLOCK) {
-        const ptrdiff_t nb = N - r0 < CMLP_BLOCK ? N - r0 : CMLP_BLOCK;
-        const real *y = FN(block_forward)(last, work, buf1, params, X + r0 * n0, nb, arch);
+    for (r0 = 0; r0 < N; r0 += R) {
+        const ptrdiff_t nb = N - r0 < R ? N - r0 : R;
+        const real *y = FN(block_forward)(last, work, buf1, idx, params, X + r0 * n0, nb, arch);
         total += FN(loss_forward)(y, T + r0 * K, nb, K, arch->loss, arch->acts[L - 1]);
         for (r = 0; r < nb; r++) c += FN(same_class)(y + r * K, T + (r0 + r) * K, K, arch->acts[L - 1]);
     }

@@ -494,8 +494,9 @@ def test_ctrl_c_during_minibatch_training_keeps_the_last_completed_batch(n_threa
     for k in range(400):
         if np.allclose(p, net.params, **tol) if n_threads > 1 else np.array_equal(p, net.params):
             break
-        _core.train_batches(net._arch, opt, p, grad, state, X, T, order[k * 50:(k + 1) * 50],
-                            50, None, np.zeros(2))
+        with cmlp.network._blas_one_thread():  # as fit runs it: BLAS on one thread
+            _core.train_batches(net._arch, opt, p, grad, state, X, T,
+                                order[k * 50:(k + 1) * 50], 50, None, np.zeros(2))
     else:
         pytest.fail("the interrupted parameters are not those after a whole batch")
     assert 0 < k < 400

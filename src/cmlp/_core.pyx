@@ -73,9 +73,78 @@ def _isa_from_environment():
 _isa_from_environment()
 
 
+# ---------------------------------------------------------------- BLAS
+
+cdef extern from "Python.h":
+    void *PyCapsule_GetPointer(object capsule, const char *name) except? NULL
+    const char *PyCapsule_GetName(object capsule) except? NULL
+
+cdef cmlp_blas _blas       # GEMM pointers from scipy.linalg.cython_blas, once loaded
+cdef int _blas_loaded = 0  # 1 loaded, -1 not available
+cdef int _blas_on = 0      # the batched drivers use _blas (set_blas)
+_blas_origin = None
+
+
+cdef void *_capsule_pointer(capi, str name) except NULL:
+    cap = capi[name]
+    return PyCapsule_GetPointer(cap, PyCapsule_GetName(cap))
+
+
+cdef int _load_blas() except -1:
+    """Fetch dgemm/sgemm from scipy.linalg.cython_blas (on first use: scipy's import is slow).
+
+    The environment variable CMLP_BLAS=0 leaves BLAS off (the own kernels only).
+    """
+    global _blas_loaded, _blas_on, _blas_origin
+    if _blas_loaded != 0:
+        return 0
+    _blas_loaded = -1
+    import os
+    try:
+        from scipy.linalg import cython_blas
+        capi = cython_blas.__pyx_capi__
+        _blas.dgemm = <cmlp_dgemm_fn>_capsule_pointer(capi, "dgemm")
+        _blas.sgemm = <cmlp_sgemm_fn>_capsule_pointer(capi, "sgemm")
+    except (ImportError, AttributeError, KeyError, ValueError):
+        return 0
+    _blas_loaded = 1
+    _blas_origin = "scipy.linalg.cython_blas"
+    _blas_on = os.environ.get("CMLP_BLAS", "1") != "0"
+    return 0
+
+
+def blas_available():
+    """True if GEMMs through scipy.linalg.cython_blas can be used (scipy is installed)."""
+    _load_blas()
+    return _blas_loaded == 1
+
+
+def get_blas():
+    """True if the batched drivers (minibatch gradients, forward, loss) multiply through BLAS.
+
+    Off: the own blocked kernels (``dense_forward``/``dense_backward``) everywhere.
+    """
+    _load_blas()
+    return bool(_blas_on)
+
+
+def set_blas(on):
+    """Use BLAS in the batched drivers (True) or the own kernels (False) from now on.
+
+    For tests and benchmarks; the environment variable ``CMLP_BLAS=0`` turns it off at
+    first use. Raises ValueError if BLAS is asked for and scipy is not installed.
+    """
+    global _blas_on
+    _load_blas()
+    if on and _blas_loaded != 1:
+        raise ValueError("on: BLAS is not available (scipy.linalg.cython_blas not importable)")
+    _blas_on = 1 if on else 0
+
+
 cdef class Arch:
     """A network's shape for C: layer sizes n_0..n_L, activation codes, loss code."""
     cdef cmlp_arch c
+    cdef bint _ints_ok  # every size fits a BLAS int
     cdef Py_ssize_t[::1] _sizes
     cdef int[::1] _acts
     cdef readonly Py_ssize_t n_params, n_in, n_out, n_layers
@@ -107,10 +176,23 @@ cdef class Arch:
         self.c.sizes = &self._sizes[0]
         self.c.acts = &self._acts[0]
         self.c.loss = loss
+        self.c.blas = NULL
+        self._ints_ok = max(widths) * CMLP_GEMM_BLOCK <= 2**31 - 1
+        _load_blas()
         self.n_params = cmlp_param_count(&self.c)
         self.n_layers = self.c.n_layers
         self.n_in = self._sizes[0]
         self.n_out = self._sizes[self.c.n_layers]
+
+    cdef const cmlp_arch *cp(self) noexcept nogil:
+        """The C struct, its BLAS pointers following set_blas."""
+        self.c.blas = &_blas if _blas_on and self._ints_ok else NULL
+        return &self.c
+
+    @property
+    def block_rows(self):
+        """Rows per block of the batched drivers (more with BLAS)."""
+        return cmlp_block_rows(self.cp())
 
     @property
     def out_act(self):
@@ -161,13 +243,13 @@ def forward(Arch arch, const floating[::1] params, const floating[:, ::1] X,
     cdef Py_ssize_t N = X.shape[0]
     if N == 0:
         return
-    cdef floating *work = <floating *>_alloc(cmlp_forward_work_size(&arch.c), sizeof(floating))
+    cdef floating *work = <floating *>_alloc(cmlp_forward_work_size(arch.cp()), sizeof(floating))
     try:
         with nogil:
             if floating is double:
-                net_forward_f64(&Y[0, 0], work, &params[0], &X[0, 0], N, &arch.c)
+                net_forward_f64(&Y[0, 0], work, &params[0], &X[0, 0], N, arch.cp())
             else:
-                net_forward_f32(&Y[0, 0], work, &params[0], &X[0, 0], N, &arch.c)
+                net_forward_f32(&Y[0, 0], work, &params[0], &X[0, 0], N, arch.cp())
     finally:
         free(work)
 
@@ -181,13 +263,13 @@ def loss(Arch arch, const floating[::1] params, const floating[:, ::1] X,
     cdef double total = 0
     if N == 0:
         return 0.0
-    cdef floating *work = <floating *>_alloc(cmlp_forward_work_size(&arch.c), sizeof(floating))
+    cdef floating *work = <floating *>_alloc(cmlp_forward_work_size(arch.cp()), sizeof(floating))
     try:
         with nogil:
             if floating is double:
-                total = net_loss_f64(work, &params[0], &X[0, 0], &T[0, 0], N, &arch.c)
+                total = net_loss_f64(work, &params[0], &X[0, 0], &T[0, 0], N, arch.cp())
             else:
-                total = net_loss_f32(work, &params[0], &X[0, 0], &T[0, 0], N, &arch.c)
+                total = net_loss_f32(work, &params[0], &X[0, 0], &T[0, 0], N, arch.cp())
     finally:
         free(work)
     return total
@@ -205,15 +287,15 @@ def gradients(Arch arch, const floating[::1] params, const floating[:, ::1] X,
     cdef double total = 0
     if N == 0:
         return 0.0
-    cdef floating *work = <floating *>_alloc(cmlp_gradient_work_size(&arch.c), sizeof(floating))
+    cdef floating *work = <floating *>_alloc(cmlp_gradient_work_size(arch.cp()), sizeof(floating))
     try:
         with nogil:
             if floating is double:
                 total = net_gradients_f64(&grad[0], work, &params[0], &X[0, 0], &T[0, 0], N,
-                                          &arch.c)
+                                          arch.cp())
             else:
                 total = net_gradients_f32(&grad[0], work, &params[0], &X[0, 0], &T[0, 0], N,
-                                          &arch.c)
+                                          arch.cp())
     finally:
         free(work)
     return total
@@ -245,18 +327,18 @@ def sgd_epoch(Arch arch, floating[::1] params, const floating[:, ::1] X,
     cdef Py_ssize_t chunk = max(1, (1 << 25) // (arch.n_params + 256))
     if n == 0:
         return status, 0, 0.0
-    cdef floating *work = <floating *>_alloc(cmlp_sgd_work_size(&arch.c), sizeof(floating))
+    cdef floating *work = <floating *>_alloc(cmlp_sgd_work_size(arch.cp()), sizeof(floating))
     try:
         while start < n:
             m = min(chunk, n - start)
             with nogil:
                 if floating is double:
                     status = sgd_epoch_f64(&params[0], work, &X[0, 0], &T[0, 0], &perm[start],
-                                           m, &arch.c, lr, stop_nonfinite, &done,
+                                           m, arch.cp(), lr, stop_nonfinite, &done,
                                            &loss_sum)
                 else:
                     status = sgd_epoch_f32(&params[0], work, &X[0, 0], &T[0, 0], &perm[start],
-                                           m, &arch.c, <float>lr, stop_nonfinite,
+                                           m, arch.cp(), <float>lr, stop_nonfinite,
                                            &done, &loss_sum)
             total_done += done
             if status != CMLP_OK:
@@ -494,10 +576,7 @@ def hidden_width(Arch arch):
 
 
 cdef Py_ssize_t _dropout_work_size(Arch arch):
-    cdef Py_ssize_t i, s = 0
-    for i in range(1, arch.c.n_layers + 1):
-        s += arch._sizes[i]
-    return CMLP_BLOCK * (s + hidden_width(arch) + 2 * cmlp_max_width(&arch.c))
+    return cmlp_dropout_work_size(arch.cp())
 
 
 cdef _check_drop(Arch arch, const double[::1] drop):
@@ -535,9 +614,9 @@ def optim_step(Arch arch, Optim opt, floating[::1] params, floating[::1] grad,
         if check:
             memcpy(&bk[0], &params[0], P * sizeof(floating))
         if floating is double:
-            pen = optim_step_f64(&params[0], &grad[0], &state[0], &opt.c, scale, &arch.c)
+            pen = optim_step_f64(&params[0], &grad[0], &state[0], &opt.c, scale, arch.cp())
         else:
-            pen = optim_step_f32(&params[0], &grad[0], &state[0], &opt.c, <float>scale, &arch.c)
+            pen = optim_step_f32(&params[0], &grad[0], &state[0], &opt.c, <float>scale, arch.cp())
         if check:
             for i in range(P):
                 if not isfinite(params[i]):
@@ -560,9 +639,9 @@ def penalty(Arch arch, const floating[::1] params, double l1, double l2, grad=No
         _check_disjoint("grad", grad, "params", params)
         gp = &g[0]
     if floating is double:
-        return penalty_grad_f64(gp, &params[0], l1, l2, &arch.c)
+        return penalty_grad_f64(gp, &params[0], l1, l2, arch.cp())
     else:
-        return penalty_grad_f32(gp, &params[0], <float>l1, <float>l2, &arch.c)
+        return penalty_grad_f32(gp, &params[0], <float>l1, <float>l2, arch.cp())
 
 
 def gradients_dropout(Arch arch, const floating[::1] params, const floating[:, ::1] X,
@@ -593,10 +672,10 @@ def gradients_dropout(Arch arch, const floating[::1] params, const floating[:, :
         with nogil:
             if floating is double:
                 total = net_gradients_dropout_f64(&grad[0], work, &params[0], &X[0, 0],
-                                                  &T[0, 0], up, dp, N, &arch.c)
+                                                  &T[0, 0], up, dp, N, arch.cp())
             else:
                 total = net_gradients_dropout_f32(&grad[0], work, &params[0], &X[0, 0],
-                                                  &T[0, 0], up, dp, N, &arch.c)
+                                                  &T[0, 0], up, dp, N, arch.cp())
     finally:
         free(work)
     return total
@@ -657,13 +736,13 @@ def train_batches(Arch arch, Optim opt, floating[::1] params, floating[::1] grad
                     status = train_batches_f64(&params[0], &grad[0], &state[0], work, &X[0, 0],
                                                &T[0, 0], &perm[start], m, B,
                                                up + start * H if up != NULL else NULL, dp,
-                                               &arch.c, &opt.c, stop_nonfinite, &done,
+                                               arch.cp(), &opt.c, stop_nonfinite, &done,
                                                &loss_sum)
                 else:
                     status = train_batches_f32(&params[0], &grad[0], &state[0], work, &X[0, 0],
                                                &T[0, 0], &perm[start], m, B,
                                                up + start * H if up != NULL else NULL, dp,
-                                               &arch.c, &opt.c, stop_nonfinite, &done,
+                                               arch.cp(), &opt.c, stop_nonfinite, &done,
                                                &loss_sum)
             total_done += done
             if status != CMLP_OK:
@@ -686,15 +765,142 @@ def evaluate(Arch arch, const floating[::1] params, const floating[:, ::1] X,
     cdef double total = 0
     if N == 0:
         return 0.0, 0
-    cdef floating *work = <floating *>_alloc(cmlp_forward_work_size(&arch.c), sizeof(floating))
+    cdef floating *work = <floating *>_alloc(cmlp_forward_work_size(arch.cp()), sizeof(floating))
     try:
         with nogil:
             if floating is double:
-                total = net_evaluate_f64(work, &params[0], &X[0, 0], &T[0, 0], N, &arch.c,
+                total = net_evaluate_f64(work, &params[0], &X[0, 0], &T[0, 0], N, arch.cp(),
                                          &correct)
             else:
-                total = net_evaluate_f32(work, &params[0], &X[0, 0], &T[0, 0], N, &arch.c,
+                total = net_evaluate_f32(work, &params[0], &X[0, 0], &T[0, 0], N, arch.cp(),
                                          &correct)
     finally:
         free(work)
     return total, correct
+
+
+# ---------------------------------------------------------------- minibatch on several threads
+
+cdef void *_data(arr):
+    return <void *><size_t>arr.ctypes.data
+
+
+cdef _check_array(str name, arr, dtype, tuple shape):
+    if not isinstance(arr, np.ndarray):
+        raise TypeError(f"{name} must be a NumPy array, got {type(arr).__name__}")
+    if arr.dtype != dtype:
+        raise ValueError(f"{name}: expected dtype {np.dtype(dtype).name}, got {arr.dtype}")
+    _check_shape(name, arr.shape, shape)
+    if not arr.flags.c_contiguous:
+        raise ValueError(f"{name} must be C-contiguous")
+
+
+cdef class Team:
+    """Minibatch training on n_threads threads at once (``train_team`` in cmlp.h).
+
+    Built once per ``fit`` over the network's ``params``, the summed-gradient buffer ``grad``
+    (zero) and the optimizer ``state``; allocates the other threads' gradient buffers and
+    every thread's work. For each chunk of rows: ``prepare(...)``, then ``run(k)`` called
+    concurrently on n_threads threads (k = 0 .. n_threads - 1; each releases the GIL and
+    waits for the others at the batch barriers, so all must be started), then ``result()``.
+    """
+    cdef cmlp_team c
+    cdef Arch arch
+    cdef Optim opt
+    cdef object _keep, _chunk, dtype
+    cdef Py_ssize_t _work_size
+    cdef bint _prepared
+    cdef readonly int n_threads
+    cdef readonly Py_ssize_t B
+
+    def __cinit__(self, Arch arch, Optim opt, params, grad, state, int n_threads, Py_ssize_t B):
+        if n_threads < 2 or n_threads > CMLP_MAX_THREADS:
+            raise ValueError(f"n_threads must be in [2, {CMLP_MAX_THREADS}], got {n_threads}")
+        if B < 1:
+            raise ValueError(f"B must be >= 1, got {B}")
+        dtype = params.dtype if isinstance(params, np.ndarray) else None
+        if dtype not in (np.float32, np.float64):
+            raise ValueError("params must be a float32 or float64 NumPy array")
+        P = arch.n_params
+        _check_array("params", params, dtype, (P,))
+        _check_array("grad", grad, dtype, (P,))
+        _check_array("state", state, dtype, (2 * P,))
+        if not (params.flags.writeable and grad.flags.writeable and state.flags.writeable):
+            raise ValueError("params, grad and state must be writeable")
+        _check_disjoint("params", params, "grad", grad)
+        _check_disjoint("params", params, "state", state)
+        _check_disjoint("grad", grad, "state", state)
+        self.arch, self.opt, self.dtype = arch, opt, dtype
+        self.n_threads, self.B = n_threads, B
+        self._work_size = cmlp_team_work_size(arch.cp(), B, n_threads)
+        grads = [grad] + [np.zeros(P, dtype) for _ in range(n_threads - 1)]
+        works = [np.empty(max(self._work_size, 1), dtype) for _ in range(n_threads)]
+        backup = np.empty(P, dtype)
+        self._keep = (params, grads, state, works, backup)
+        self.c.n_threads = n_threads
+        self.c.params = _data(params)
+        self.c.state = _data(state)
+        self.c.backup = _data(backup)
+        for k in range(n_threads):
+            self.c.grads[k] = _data(grads[k])
+            self.c.work[k] = _data(works[k])
+        self._prepared = False
+
+    def prepare(self, X, T, perm, U, drop, bint stop_nonfinite=True):
+        """Set the next chunk: rows perm (int64) of X (N, n_0) and T (N, n_L) in batches of
+        B, dropout draws U (len(perm), H) or None and probabilities drop (L - 1)."""
+        cdef Arch arch = self.arch
+        cdef Py_ssize_t N, n, H = hidden_width(arch)
+        if cmlp_team_work_size(arch.cp(), self.B, self.n_threads) > self._work_size:
+            raise RuntimeError("the BLAS setting changed since this Team was built; build a new one")
+        _check_array("X", X, self.dtype, (X.shape[0] if isinstance(X, np.ndarray) and X.ndim == 2 else -1, arch.n_in))
+        N = X.shape[0]
+        _check_array("T", T, self.dtype, (N, arch.n_out))
+        _check_array("perm", perm, np.int64, (perm.shape[0] if isinstance(perm, np.ndarray) and perm.ndim == 1 else -1,))
+        n = perm.shape[0]
+        if n and (perm.min() < 0 or perm.max() >= N):
+            raise ValueError(f"perm: entries must be in [0, {N})")
+        if U is not None:
+            _check_array("U", U, self.dtype, (n, H))
+        _check_array("drop", drop, np.float64, (max(arch.n_layers - 1, 0),))
+        _check_drop(arch, drop)
+        params, grads, state, works, backup = self._keep
+        for name, arr in (("X", X), ("T", T), ("perm", perm), ("U", U)):
+            for out_name, out in (("params", params), ("state", state)):
+                _check_disjoint(out_name, out, name, arr)
+        self._chunk = (X, T, perm, U, drop)
+        self.c.X = _data(X)
+        self.c.T = _data(T)
+        self.c.U = _data(U) if U is not None and n * H > 0 else NULL
+        self.c.perm = <const int64_t *>_data(perm)
+        self.c.drop = <const double *>_data(drop) if drop.shape[0] > 0 else NULL
+        self.c.n = n
+        self.c.B = self.B
+        self.c.arch = arch.cp()
+        self.c.opt = &self.opt.c
+        self.c.stop_nonfinite = stop_nonfinite
+        self.c.status = -1
+        self.c.done = 0
+        self.c.loss_sum = 0
+        cmlp_barrier_init(&self.c.barrier, self.n_threads)
+        self._prepared = True
+
+    def run(self, int tid):
+        """Thread tid's share of the prepared chunk (without the GIL); returns its status."""
+        cdef int status
+        if not self._prepared:
+            raise RuntimeError("Team.run before prepare")
+        if tid < 0 or tid >= self.n_threads:
+            raise ValueError(f"tid must be in [0, {self.n_threads}), got {tid}")
+        cdef bint f32 = self.dtype == np.float32
+        with nogil:
+            if f32:
+                status = train_team_f32(&self.c, tid)
+            else:
+                status = train_team_f64(&self.c, tid)
+        return status
+
+    def result(self):
+        """``(status, done, loss_sum)`` of the chunk, as ``train_batches``."""
+        self._prepared = False
+        return self.c.status, self.c.done, self.c.loss_sum

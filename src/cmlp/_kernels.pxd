@@ -21,6 +21,7 @@ cdef extern from "cmlp.h" nogil:
         CMLP_NONFINITE
     enum:
         CMLP_BLOCK
+        CMLP_GEMM_BLOCK
     enum:
         CMLP_OPT_SGD
         CMLP_OPT_MOMENTUM
@@ -30,11 +31,22 @@ cdef extern from "cmlp.h" nogil:
         CMLP_OPT_ADAM
         CMLP_N_OPT
 
+    ctypedef void (*cmlp_dgemm_fn)(char *transa, char *transb, int *m, int *n, int *k,
+                                   double *alpha, double *a, int *lda, double *b, int *ldb,
+                                   double *beta, double *c, int *ldc) noexcept nogil
+    ctypedef void (*cmlp_sgemm_fn)(char *transa, char *transb, int *m, int *n, int *k,
+                                   float *alpha, float *a, int *lda, float *b, int *ldb,
+                                   float *beta, float *c, int *ldc) noexcept nogil
+    ctypedef struct cmlp_blas:
+        cmlp_dgemm_fn dgemm
+        cmlp_sgemm_fn sgemm
+
     ctypedef struct cmlp_arch:
         Py_ssize_t n_layers
         const Py_ssize_t *sizes
         const int *acts
         int loss
+        const cmlp_blas *blas
 
     ctypedef struct cmlp_optim:
         int kind
@@ -48,6 +60,43 @@ cdef extern from "cmlp.h" nogil:
         double l2
         int64_t t
 
+    enum:
+        CMLP_MAX_THREADS
+
+    ctypedef struct cmlp_barrier:
+        long count
+        long phase
+        long n
+
+    ctypedef struct cmlp_team:
+        int n_threads
+        cmlp_barrier barrier
+        void *params
+        void *state
+        void *backup
+        void *grads[CMLP_MAX_THREADS]
+        void *work[CMLP_MAX_THREADS]
+        const void *X
+        const void *T
+        const void *U
+        const int64_t *perm
+        const double *drop
+        Py_ssize_t n
+        Py_ssize_t B
+        const cmlp_arch *arch
+        cmlp_optim *opt
+        int stop_nonfinite
+        double losses[CMLP_MAX_THREADS]
+        int flags[CMLP_MAX_THREADS]
+        int status
+        Py_ssize_t done
+        double loss_sum
+
+    void cmlp_barrier_init(cmlp_barrier *b, int n)
+    Py_ssize_t cmlp_team_work_size(const cmlp_arch *arch, Py_ssize_t B, int n_threads)
+    int train_team_f64(cmlp_team *team, int tid)
+    int train_team_f32(cmlp_team *team, int tid)
+
     int cmlp_isa_available(int isa)
     int cmlp_get_isa()
     int cmlp_set_isa(int isa)
@@ -58,6 +107,8 @@ cdef extern from "cmlp.h" nogil:
     Py_ssize_t cmlp_sgd_work_size(const cmlp_arch *arch)
     Py_ssize_t cmlp_forward_work_size(const cmlp_arch *arch)
     Py_ssize_t cmlp_gradient_work_size(const cmlp_arch *arch)
+    Py_ssize_t cmlp_dropout_work_size(const cmlp_arch *arch)
+    Py_ssize_t cmlp_block_rows(const cmlp_arch *arch)
 
     void act_forward_f64(double *a, Py_ssize_t B, Py_ssize_t O, int act)
     void act_forward_f32(float *a, Py_ssize_t B, Py_ssize_t O, int act)

@@ -1,6 +1,7 @@
 """``cmlp.Network``: a fully connected feed-forward network trained as the notes derive it."""
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import collections.abc
@@ -40,6 +41,9 @@ CLASSIFICATION_OUTPUTS = ("sigmoid", "softmax", "tanh")
 MIN_WORK_PER_THREAD = 1 << 19
 # rows x parameters per call into C between signal checks and progress updates (~10 ms)
 _CHUNK_WORK = 1 << 25
+# the same for minibatch steps, whose work per row is smaller (BLAS, the sparse first layer)
+# and whose threads meet once per call: about 8 batches of 64 on the notes' network
+_BATCH_CHUNK_WORK = 1 << 28
 # an epoch with at least this many rows x parameters shows a progress bar over its samples
 _LONG_EPOCH_WORK = 2_000_000_000
 
@@ -49,6 +53,28 @@ def _usable_cpus():
         return len(os.sched_getaffinity(0))
     except (AttributeError, OSError):
         return os.cpu_count() or 1
+
+
+_BLAS_CONTROLLER = None
+
+
+def _blas_one_thread():
+    """A context that limits the BLAS libraries to one thread (threadpoolctl).
+
+    ``fit`` runs its own threads (``n_threads``) over the minibatch work, each calling BLAS;
+    BLAS's own threads on top of them would oversubscribe the cores. The limit is process-wide
+    while it lasts. Without threadpoolctl or without BLAS in use: no limit.
+    """
+    global _BLAS_CONTROLLER
+    if not _core.get_blas():
+        return contextlib.nullcontext()
+    try:
+        from threadpoolctl import ThreadpoolController
+    except ImportError:
+        return contextlib.nullcontext()
+    if _BLAS_CONTROLLER is None:
+        _BLAS_CONTROLLER = ThreadpoolController()
+    return _BLAS_CONTROLLER.limit(limits=1, user_api="blas")
 
 
 def _check_seed(seed, name="seed"):
@@ -676,7 +702,7 @@ class Network:
         config = dict(opt=opt, lr=lr, l1=l1, l2=l2, drop=drop, schedule=schedule, val=val,
                       early_stopping=early_stopping, patience=patience, callbacks=callbacks,
                       n_threads=n_threads)
-        with self._lock:
+        with self._lock, _blas_one_thread():
             self._train(X2, T, epochs, B, shuffle, rng, verbose, on_nonfinite, history, config)
         return history
 
@@ -728,14 +754,29 @@ class Network:
             B = N
         return B
 
-    def _evaluate(self, X, T):
-        """(whole-set cost, accuracy or None) with the current weights, no dropout."""
-        if self.is_classifier:
-            total, correct = _core.evaluate(self._arch, self._params, X, T)
-            acc = correct / X.shape[0]
+    def _evaluate(self, X, T, pool=None, threads=1):
+        """(whole-set cost, accuracy or None) with the current weights, no dropout.
+
+        With a thread pool, the rows are cut into ``threads`` slices evaluated at once (the
+        C calls release the GIL) and the slices' sums added in order.
+        """
+        N = X.shape[0]
+        if pool is None or threads < 2 or N < 2 * threads * _core.BLOCK:
+            slices = [(0, N)]
         else:
-            total, acc = _core.loss(self._arch, self._params, X, T), None
-        cost = float(total) if self._loss == "tse" else float(total / X.shape[0])
+            bounds = np.linspace(0, N, threads + 1).astype(np.int64)
+            slices = list(zip(bounds[:-1], bounds[1:]))
+        if self.is_classifier:
+            def part(a, b):
+                return _core.evaluate(self._arch, self._params, X[a:b], T[a:b])
+        else:
+            def part(a, b):
+                return _core.loss(self._arch, self._params, X[a:b], T[a:b]), 0
+        futures = [pool.submit(part, a, b) for a, b in slices[1:]]
+        parts = [part(*slices[0])] + [f.result() for f in futures]
+        total = sum(p[0] for p in parts)
+        acc = sum(p[1] for p in parts) / N if self.is_classifier else None
+        cost = float(total) if self._loss == "tse" else float(total / N)
         return cost, acc
 
     def _train(self, X, T, epochs, B, shuffle, rng, verbose, on_nonfinite, history, config):
@@ -747,13 +788,14 @@ class Network:
         per_sample = B == 1 and opt.name == "sgd" and l1 == 0 and l2 == 0 and not use_dropout
         copt = _core.Optim(kind, lr0, l1=l1, l2=l2, **opt.hyperparameters())
         # rows per call into C: whole batches, about _CHUNK_WORK multiply-adds
-        chunk = max(1, _CHUNK_WORK // ((P + 256) * B)) * B
+        work = _CHUNK_WORK if per_sample else _BATCH_CHUNK_WORK
+        chunk = max(1, work // ((P + 256) * B)) * B
         threads = min(config["n_threads"], B)
         if B * P < threads * MIN_WORK_PER_THREAD:
             threads = 1
         H = _core.hidden_width(self._arch)
         # every buffer of the fit, allocated once
-        state = grad = U = pool = None
+        state = grad = U = pool = team = None
         if not per_sample:
             grad = np.zeros(P, self._dtype)
             state = np.zeros(2 * P, self._dtype)
@@ -761,11 +803,7 @@ class Network:
                 U = np.empty((min(chunk, N), H), self._dtype)
         if threads > 1:
             pool = ThreadPoolExecutor(max_workers=threads - 1, thread_name_prefix="cmlp-fit")
-            bounds = np.linspace(0, B, threads + 1).astype(np.int64)
-            tbuf = dict(Xb=np.empty((B, X.shape[1]), self._dtype),
-                        Tb=np.empty((B, T.shape[1]), self._dtype),
-                        grads=[grad] + [np.zeros(P, self._dtype) for _ in range(threads - 1)],
-                        bounds=bounds, pool=pool, backup=np.empty(P, self._dtype))
+            team = _core.Team(self._arch, copt, self._params, grad, state, threads, B)
         val = config["val"]
         best = None
         if config["early_stopping"]:
@@ -800,9 +838,9 @@ class Network:
                             if U is not None:
                                 u = U[:m]
                                 rng.random(out=u, dtype=self._dtype)
-                            if threads > 1:
-                                status, d = self._threaded_batches(X, T, rows, B, u, drop, copt,
-                                                                   grad, state, stop, tbuf)
+                            if team is not None:
+                                status, d = self._team_batches(team, pool, X, T, rows, u, drop,
+                                                               stop)
                             else:
                                 status, d, _ = _core.train_batches(
                                     self._arch, copt, self._params, grad, state, X, T, rows, B,
@@ -825,12 +863,12 @@ class Network:
                     history._stop("nonfinite", epoch)
                     err.history = history
                     raise err
-                cost, acc = self._evaluate(X, T)
+                cost, acc = self._evaluate(X, T, pool, threads)
                 pen = _core.penalty(self._arch, self._params, l1, l2) if l1 or l2 else 0.0
                 cost += pen
                 val_cost = val_acc = None
                 if val is not None:
-                    val_cost, val_acc = self._evaluate(*val)
+                    val_cost, val_acc = self._evaluate(*val, pool, threads)
                     val_cost += pen
                 history._append(cost, time.perf_counter() - t0, pen, acc, val_cost, val_acc, lr)
                 if not np.isfinite(cost) or not np.isfinite(self._params).all():
@@ -880,46 +918,17 @@ class Network:
             if pool is not None:
                 pool.shutdown(wait=True)
 
-    def _threaded_batches(self, X, T, rows, B, U, drop, copt, grad, state, stop, tbuf):
-        """Minibatch steps over ``rows`` with each batch's gradient split over threads.
-
-        Each batch: its rows gathered into one block, cut at fixed bounds into one slice per
-        thread; thread k sums its slice's gradients into its own buffer (the C kernel runs
-        without the GIL); the buffers are added in thread order, then one optimizer step.
-        Returns (status, rows done) as ``_core.train_batches``.
-        """
-        Xb, Tb, grads, pool = tbuf["Xb"], tbuf["Tb"], tbuf["grads"], tbuf["pool"]
-        arch, params = self._arch, self._params
-        n = rows.shape[0]
-        for s in range(0, n, B):
-            r = rows[s:s + B]
-            m = r.shape[0]
-            np.take(X, r, axis=0, out=Xb[:m])
-            np.take(T, r, axis=0, out=Tb[:m])
-            ub = U[s:s + m] if U is not None else None
-            bounds = tbuf["bounds"] if m == B else np.linspace(0, m, len(grads) + 1).astype(
-                np.int64)
-            futures = []
-            for k in range(1, len(grads)):
-                a, b = bounds[k], bounds[k + 1]
-                grads[k][...] = 0
-                if b > a:
-                    futures.append(pool.submit(
-                        _core.gradients_dropout, arch, params, Xb[a:b], Tb[a:b],
-                        None if ub is None else ub[a:b], drop, grads[k]))
-            grads[0][...] = 0
-            a, b = bounds[0], bounds[1]
-            total = 0.0
-            if b > a:
-                total = _core.gradients_dropout(arch, params, Xb[a:b], Tb[a:b],
-                                                None if ub is None else ub[a:b], drop, grads[0])
+    @staticmethod
+    def _team_batches(team, pool, X, T, rows, U, drop, stop):
+        """Minibatch steps over ``rows`` on the team's threads: this thread and the pool's
+        each run their share in C without the GIL (see ``_core.Team``). Returns (status,
+        rows done) as ``_core.train_batches``."""
+        team.prepare(X, T, rows, U, drop, stop)
+        futures = [pool.submit(team.run, k) for k in range(1, team.n_threads)]
+        try:
+            team.run(0)
+        finally:
             for f in futures:
-                total += f.result()
-            for k in range(1, len(grads)):
-                grad += grads[k]
-            if stop and not np.isfinite(total):
-                return 1, s
-            if _core.optim_step(arch, copt, params, grad, state, 1.0 / m,
-                                tbuf["backup"] if stop else None) is None:
-                return 1, s  # the update overflowed; undone
-        return 0, n
+                f.result()
+        status, done, _ = team.result()
+        return status, done
