@@ -13,3 +13,21 @@ from . import datasets, metrics, optim, persistence, reference, schedules
 
 __all__ = ["Network", "History", "one_hot", "load", "save", "datasets", "metrics", "optim",
            "schedules", "reference", "__version__"]
+
+# scikit-learn estimators: imported on first access, so that cmlp itself never needs sklearn
+_ESTIMATORS = ("MLPClassifier", "MLPRegressor")
+
+
+def __getattr__(name):
+    if name in _ESTIMATORS:
+        try:
+            from . import estimators
+        except ImportError as exc:
+            raise ImportError(f"cmlp.{name} needs scikit-learn (>= 1.6): "
+                              f"pip install cmlp[sklearn]") from exc
+        return getattr(estimators, name)
+    raise AttributeError(f"module 'cmlp' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_ESTIMATORS))
