@@ -54,3 +54,16 @@ def pytest_generate_tests(metafunc):
     if "each_isa" in metafunc.fixturenames:
         from cmlp import _core
         metafunc.parametrize("each_isa", _core.available_isas(), indirect=True)
+
+
+@pytest.fixture(params=["blas", "own"])
+def each_backend(request):
+    """Run the test with the batched drivers on BLAS (when scipy is there) and on the own
+    blocked kernels."""
+    from cmlp import _core
+    if request.param == "blas" and not _core.blas_available():
+        pytest.skip("scipy.linalg.cython_blas is not available")
+    previous = _core.get_blas()
+    _core.set_blas(request.param == "blas")
+    yield request.param
+    _core.set_blas(previous)

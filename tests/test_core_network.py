@@ -36,7 +36,8 @@ def _small_problem(seed, N=11, n_in=7, K=3, dtype=np.float64):
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("act,out,loss", COMBOS)
-def test_parity_forward_gradients_and_one_sgd_epoch(dtype, act, out, loss, each_isa):
+def test_parity_forward_gradients_and_one_sgd_epoch(dtype, act, out, loss, each_isa,
+                                                    each_backend):
     """forward, gradients and the weights after a full per-sample epoch == reference."""
     net = cmlp.Network([7, 6, 5, 3], activation=act, output=out, loss=loss, init="xavier",
                        dtype=dtype, seed=7)

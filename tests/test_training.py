@@ -55,7 +55,7 @@ def _assert_params(net, W, b, what):
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("name", OPTIMIZERS)
-def test_each_optimizer_matches_the_reference_after_several_steps(name, dtype):
+def test_each_optimizer_matches_the_reference_after_several_steps(name, dtype, each_backend):
     X, labels = _problem(1, dtype=dtype)
     net = cmlp.Network([5, 4, 3], activation="tanh", loss="cross_entropy", dtype=dtype, seed=2)
     lr = {"sgd": 0.3, "momentum": 0.1, "nesterov": 0.1, "adagrad": 0.05, "rmsprop": 0.01,
@@ -183,7 +183,7 @@ def test_penalty_kernel_skips_biases_and_history_reports_cost_plus_penalty(dtype
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_penalties_and_dropout_with_adam_match_the_reference(dtype):
+def test_penalties_and_dropout_with_adam_match_the_reference(dtype, each_backend):
     X, labels = _problem(6, N=9, dtype=dtype)
     net = cmlp.Network([5, 6, 4, 3], activation=["relu", "sigmoid"], loss="cross_entropy",
                        init="he", dtype=dtype, seed=8)
@@ -198,11 +198,12 @@ def test_penalties_and_dropout_with_adam_match_the_reference(dtype):
 # ------------------------------------------------------------------ dropout
 
 
-def test_dropout_gradients_match_the_reference_per_row():
-    X, labels = _problem(7, N=40)  # more than one block of rows
+@pytest.mark.parametrize("N", [40, 150])  # more than one block of rows (own 32, BLAS 128)
+def test_dropout_gradients_match_the_reference_per_row(N, each_backend):
+    X, labels = _problem(7, N=N)
     net = cmlp.Network([5, 7, 6, 3], activation=["tanh", "elu"], loss="mse", seed=2)
     T = cmlp.one_hot(labels, 3)
-    U = np.random.default_rng(0).random((40, 13))
+    U = np.random.default_rng(0).random((N, 13))
     drop = np.array([0.3, 0.6])
     grad = np.zeros(net.n_params)
     total = _core.gradients_dropout(net._arch, net.params, X, T, U, drop, grad)
@@ -210,7 +211,7 @@ def test_dropout_gradients_match_the_reference_per_row():
     gW = [np.zeros_like(w) for w in W]
     gb = [np.zeros_like(v) for v in b]
     F = 0.0
-    for r in range(40):
+    for r in range(N):
         masks = ref.dropout_masks(U[r], [7, 6], drop)
         dW, db, f = ref.backprop_dropout(W, b, net.activations, "mse", X[r], T[r], masks)
         F += f
@@ -367,7 +368,7 @@ def test_batch_size_one_sgd_is_still_the_per_sample_path_bit_for_bit():
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_thread_count_changes_only_the_summation_order(dtype, monkeypatch):
+def test_thread_count_changes_only_the_summation_order(dtype, monkeypatch, each_backend):
     monkeypatch.setattr(cmlp.network, "MIN_WORK_PER_THREAD", 1)  # thread even tiny batches
     X, labels = _problem(15, N=50, dtype=dtype)
     base = cmlp.Network([5, 16, 3], activation="relu", loss="cross_entropy", init="he",
@@ -387,7 +388,7 @@ def test_thread_count_changes_only_the_summation_order(dtype, monkeypatch):
 
 @pytest.mark.parametrize("n_threads", [1, 2])
 @pytest.mark.parametrize("optimizer", ["sgd", "momentum"])
-def test_float32_update_overflow_is_undone(optimizer, n_threads, monkeypatch):
+def test_float32_update_overflow_is_undone(optimizer, n_threads, monkeypatch, each_backend):
     """A finite batch loss can still give an update that overflows float32 parameters: the
     step is undone and fit raises, keeping the parameters after the previous batch."""
     monkeypatch.setattr(cmlp.network, "MIN_WORK_PER_THREAD", 1)

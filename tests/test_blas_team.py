@@ -1,0 +1,254 @@
+"""The BLAS path of the batched drivers (GEMMs + exact sparse first-layer kernels) against
+the own blocked kernels and the reference, and minibatch training on a team of threads
+(``_core.Team``) against the single-thread driver."""
+import threading
+
+import numpy as np
+import pytest
+
+import cmlp
+from cmlp import _core
+from cmlp import reference as ref
+from conftest import assert_close, ref_params
+
+pytestmark = pytest.mark.skipif(not _core.blas_available(),
+                                reason="scipy.linalg.cython_blas is not available")
+
+DTYPES = [np.float64, np.float32]
+
+
+def _use_blas(on):
+    previous = _core.get_blas()
+    _core.set_blas(on)
+    return previous
+
+
+def _sparse_X(rng, N, n, density, dtype):
+    X = rng.random((N, n)) * (rng.random((N, n)) < density)
+    return X.astype(dtype)
+
+
+def _both(fn):
+    """fn() with BLAS on, then with the own kernels."""
+    previous = _use_blas(True)
+    try:
+        on = fn()
+        _core.set_blas(False)
+        off = fn()
+    finally:
+        _core.set_blas(previous)
+    return on, off
+
+
+def test_blas_switch_and_block_rows():
+    net = cmlp.Network([3, 2])
+    previous = _use_blas(True)
+    try:
+        assert _core.get_blas() and net._arch.block_rows == _core.GEMM_BLOCK_ROWS
+        _core.set_blas(False)
+        assert not _core.get_blas() and net._arch.block_rows == _core.BLOCK
+    finally:
+        _core.set_blas(previous)
+
+
+# rows around the block sizes (own 32, BLAS 128); widths around the sparse strips (64 float32
+# or 32 float64 columns) and below one strip; first-layer inputs sparse (the sparse kernels)
+# and dense (a GEMM)
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("N", [1, 7, 127, 128, 129, 300])
+@pytest.mark.parametrize("width", [5, 32, 64, 65, 130])
+@pytest.mark.parametrize("density", [0.15, 0.9])
+def test_forward_loss_gradients_agree_with_the_own_kernels_and_the_reference(
+        dtype, N, width, density, each_isa):
+    rng = np.random.default_rng(N * 1000 + width)
+    X = _sparse_X(rng, N, 20, density, dtype)
+    labels = rng.integers(0, 4, N)
+    net = cmlp.Network([20, width, 9, 4], activation=["relu", "tanh"], loss="cross_entropy",
+                       init="he", dtype=dtype, seed=width)
+    W, b = ref_params(net)
+    T = cmlp.one_hot(labels, 4)
+    Y_on, Y_off = _both(lambda: net.forward(X))
+    Y_ref = ref.forward(W, b, net.activations, X.astype(np.float64))
+    assert_close(Y_on, Y_ref, dtype, "forward (BLAS)")
+    assert_close(Y_off, Y_ref, dtype, "forward (own)")
+    (dW_on, db_on), (dW_off, db_off) = _both(lambda: net.gradients(X, labels))
+    rW, rb, rcost = ref.gradients(W, b, net.activations, "cross_entropy",
+                                  X.astype(np.float64), T)
+    for i in range(3):
+        assert_close(dW_on[i], rW[i], dtype, f"dW[{i}] (BLAS)")
+        assert_close(db_on[i], rb[i].ravel(), dtype, f"db[{i}] (BLAS)")
+        assert_close(dW_off[i], dW_on[i], dtype, f"dW[{i}] own vs BLAS")
+    c_on, c_off = _both(lambda: net.cost(X, labels))
+    tol = 1e-4 if dtype == np.float32 else 1e-10
+    assert c_on == pytest.approx(rcost, rel=tol) and c_off == pytest.approx(rcost, rel=tol)
+
+
+def test_the_sparse_first_layer_is_exact_about_zeros_and_non_finite_inputs():
+    rng = np.random.default_rng(3)
+    X = _sparse_X(rng, 40, 30, 0.1, np.float64)
+    X[5] = 0.0          # a row with no nonzero input: the biases alone
+    X[6, ::2] = -0.0    # negative zeros add nothing either
+    net = cmlp.Network([30, 70, 3], activation="sigmoid", seed=1)
+    W, b = ref_params(net)
+    Y_on, Y_off = _both(lambda: net.forward(X))
+    Y_ref = ref.forward(W, b, net.activations, X)
+    np.testing.assert_allclose(Y_on, Y_ref, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(Y_off, Y_ref, rtol=1e-12, atol=1e-14)
+    # a NaN or inf input is not zero: it reaches the outputs of its row only (Network refuses
+    # such X; the C driver is called directly)
+    X[9, 3] = np.nan
+    X[11, 4] = np.inf
+
+    def raw():
+        Y = np.empty((40, 3))
+        _core.forward(net._arch, net.params, X, Y)
+        return Y
+
+    Y_on, Y_off = _both(raw)
+    assert np.isnan(Y_on[9]).all()
+    np.testing.assert_allclose(Y_on, Y_off, rtol=1e-12, atol=1e-14, equal_nan=True)
+    keep = np.ones(40, bool)
+    keep[[9, 11]] = False
+    np.testing.assert_allclose(Y_on[keep], Y_ref[keep], rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_minibatch_fit_agrees_between_blas_and_own_kernels(dtype):
+    rng = np.random.default_rng(4)
+    X = _sparse_X(rng, 300, 50, 0.2, dtype)
+    labels = rng.integers(0, 5, 300)
+    base = cmlp.Network([50, 70, 5], activation="relu", loss="cross_entropy", init="he",
+                        dtype=dtype, seed=2)
+
+    def fit():
+        net = base.copy()
+        h = net.fit(X, labels, epochs=2, lr=0.01, batch_size=64, optimizer="adam", seed=5,
+                    n_threads=1, verbose=0)
+        return net.params.copy(), h.cost
+
+    (p_on, c_on), (p_off, c_off) = _both(fit)
+    tol = dict(rtol=1e-4, atol=1e-5) if dtype == np.float32 else dict(rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(p_on, p_off, **tol)
+    np.testing.assert_allclose(c_on, c_off, rtol=tol["rtol"])
+
+
+# ------------------------------------------------------------------ teams of threads
+
+
+def _team_run(team, X, T, perm, U, drop, stop=True):
+    team.prepare(X, T, perm, U, drop, stop)
+    threads = [threading.Thread(target=team.run, args=(k,)) for k in range(1, team.n_threads)]
+    for t in threads:
+        t.start()
+    team.run(0)
+    for t in threads:
+        t.join()
+    return team.result()
+
+
+def _setup(dtype, N=203, seed=0):
+    rng = np.random.default_rng(seed)
+    X = _sparse_X(rng, N, 40, 0.25, dtype)
+    T = cmlp.one_hot(rng.integers(0, 6, N), 6, dtype=dtype)
+    net = cmlp.Network([40, 33, 17, 6], activation=["relu", "tanh"], loss="cross_entropy",
+                       init="he", dtype=dtype, seed=seed)
+    return net, X, T
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("n_threads", [2, 3, 5])
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+@pytest.mark.parametrize("dropout", [False, True])
+def test_a_team_trains_as_one_thread_up_to_summation_order(dtype, n_threads, optimizer,
+                                                           dropout, each_backend):
+    net, X, T = _setup(dtype)
+    N, P = X.shape[0], net.n_params
+    H = _core.hidden_width(net._arch)
+    perm = np.random.default_rng(1).permutation(N).astype(np.int64)
+    U = np.random.default_rng(2).random((N, H)).astype(dtype) if dropout else None
+    drop = np.array([0.3, 0.1]) if dropout else np.zeros(2)
+    code = _core.OPTIMIZER_CODES[optimizer]
+    lr = 0.05 if optimizer == "sgd" else 0.01
+
+    p1, g1, s1 = net.params.copy(), np.zeros(P, dtype), np.zeros(2 * P, dtype)
+    o1 = _core.Optim(code, lr, l2=1e-3)
+    status1, done1, loss1 = _core.train_batches(net._arch, o1, p1, g1, s1, X, T, perm, 16, U,
+                                                drop)
+    p2, g2, s2 = net.params.copy(), np.zeros(P, dtype), np.zeros(2 * P, dtype)
+    o2 = _core.Optim(code, lr, l2=1e-3)
+    team = _core.Team(net._arch, o2, p2, g2, s2, n_threads, 16)
+    status2, done2, loss2 = _team_run(team, X, T, perm, U, drop)
+    assert (status1, done1) == (status2, done2) == (0, N)
+    assert o1.t == o2.t == -(-N // 16)
+    tol = dict(rtol=1e-4, atol=1e-5) if dtype == np.float32 else dict(rtol=1e-10, atol=1e-13)
+    np.testing.assert_allclose(p2, p1, **tol)
+    np.testing.assert_allclose(s2, s1, **tol)
+    assert loss2 == pytest.approx(loss1, rel=tol["rtol"])
+    assert not g2.any()  # the gradient buffers are left zero for the next chunk
+    # deterministic for a given team size, and chunks continue where the last stopped
+    p3, g3, s3 = net.params.copy(), np.zeros(P, dtype), np.zeros(2 * P, dtype)
+    o3 = _core.Optim(code, lr, l2=1e-3)
+    team3 = _core.Team(net._arch, o3, p3, g3, s3, n_threads, 16)
+    _team_run(team3, X, T, perm[:96], None if U is None else U[:96], drop)
+    _team_run(team3, X, T, perm[96:], None if U is None else U[96:], drop)
+    np.testing.assert_array_equal(p3, p2)
+    assert o3.t == o2.t
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_a_team_stops_at_a_non_finite_batch_with_the_previous_parameters(dtype):
+    net, X, T = _setup(dtype, N=96)
+    X[50, 0] = np.nan  # in the fourth batch of 16
+    P = net.n_params
+    perm = np.arange(96, dtype=np.int64)
+    p, g, s = net.params.copy(), np.zeros(P, dtype), np.zeros(2 * P, dtype)
+    opt = _core.Optim(_core.OPTIMIZER_CODES["sgd"], 0.05)
+    team = _core.Team(net._arch, opt, p, g, s, 2, 16)
+    status, done, _ = _team_run(team, X, T, perm, None, np.zeros(2))
+    assert (status, done) == (1, 48) and opt.t == 3
+    # the parameters are those after the first three batches
+    q, h, u = net.params.copy(), np.zeros(P, dtype), np.zeros(2 * P, dtype)
+    o = _core.Optim(_core.OPTIMIZER_CODES["sgd"], 0.05)
+    _core.train_batches(net._arch, o, q, h, u, X, T, perm[:48], 16, None, np.zeros(2))
+    tol = dict(rtol=1e-4, atol=1e-6) if dtype == np.float32 else dict(rtol=1e-10, atol=1e-13)
+    np.testing.assert_allclose(p, q, **tol)
+
+
+def test_a_team_undoes_an_overflowing_update():
+    rng = np.random.default_rng(0)
+    X = rng.random((64, 4)).astype(np.float32)
+    T = (rng.random((64, 2)) * 10).astype(np.float32)
+    net = cmlp.Network([4, 8, 2], activation="relu", output="identity", dtype="float32", seed=1)
+    P = net.n_params
+    p, g, s = net.params.copy(), np.zeros(P, np.float32), np.zeros(2 * P, np.float32)
+    opt = _core.Optim(_core.OPTIMIZER_CODES["sgd"], 1e30)
+    team = _core.Team(net._arch, opt, p, g, s, 2, 8)
+    status, done, _ = _team_run(team, X, T, np.arange(64, dtype=np.int64), None, np.zeros(1))
+    assert status == 1 and done % 8 == 0 and np.isfinite(p).all()
+
+
+def test_team_arguments_are_checked():
+    net, X, T = _setup(np.float64, N=20)
+    P = net.n_params
+    p, g, s = net.params.copy(), np.zeros(P), np.zeros(2 * P)
+    opt = _core.Optim(0, 0.1)
+    with pytest.raises(ValueError, match="n_threads"):
+        _core.Team(net._arch, opt, p, g, s, 1, 8)
+    with pytest.raises(ValueError, match="B must be"):
+        _core.Team(net._arch, opt, p, g, s, 2, 0)
+    with pytest.raises(ValueError, match="grad"):
+        _core.Team(net._arch, opt, p, np.zeros(P, np.float32), s, 2, 8)
+    with pytest.raises(ValueError, match="state"):
+        _core.Team(net._arch, opt, p, g, np.zeros(P), 2, 8)
+    team = _core.Team(net._arch, opt, p, g, s, 2, 8)
+    with pytest.raises(RuntimeError, match="before prepare"):
+        team.run(0)
+    with pytest.raises(ValueError, match="perm"):
+        team.prepare(X, T, np.array([0, 20], dtype=np.int64), None, np.zeros(2))
+    with pytest.raises(ValueError, match="X"):
+        team.prepare(X.astype(np.float32), T, np.arange(20, dtype=np.int64), None, np.zeros(2))
+    with pytest.raises(ValueError, match="U"):
+        team.prepare(X, T, np.arange(20, dtype=np.int64), np.zeros((20, 3)), np.zeros(2))
+    team.prepare(X, T, np.arange(20, dtype=np.int64), None, np.zeros(2))
+    with pytest.raises(ValueError, match="tid"):
+        team.run(2)
