@@ -677,7 +677,41 @@ static double ref_row_backward(double *grad_or_params, const double *params, con
     return l;
 }
 
-static void test_net(int f32, const net_case *nc, ptrdiff_t N, const char *label)
+/* Naive column-major GEMMs with the Fortran BLAS signature: the batched drivers' GEMM path
+ * (arch.blas) runs on these in the tests, so it is checked without a BLAS library. */
+static void naive_dgemm(char *ta, char *tb, int *m, int *n, int *k, double *alpha, double *a,
+                        int *lda, double *b, int *ldb, double *beta, double *c, int *ldc)
+{
+    int i, j, p;
+    for (j = 0; j < *n; j++)
+        for (i = 0; i < *m; i++) {
+            double acc = 0;
+            for (p = 0; p < *k; p++)
+                acc += (*ta == 'N' ? a[i + p * *lda] : a[p + i * *lda]) *
+                       (*tb == 'N' ? b[p + j * *ldb] : b[j + p * *ldb]);
+            c[i + j * *ldc] = *alpha * acc + (*beta == 0 ? 0 : *beta * c[i + j * *ldc]);
+        }
+}
+
+static void naive_sgemm(char *ta, char *tb, int *m, int *n, int *k, float *alpha, float *a,
+                        int *lda, float *b, int *ldb, float *beta, float *c, int *ldc)
+{
+    int i, j, p;
+    for (j = 0; j < *n; j++)
+        for (i = 0; i < *m; i++) {
+            float acc = 0;
+            for (p = 0; p < *k; p++)
+                acc += (*ta == 'N' ? a[i + p * *lda] : a[p + i * *lda]) *
+                       (*tb == 'N' ? b[p + j * *ldb] : b[j + p * *ldb]);
+            c[i + j * *ldc] = *alpha * acc + (*beta == 0 ? 0 : *beta * c[i + j * *ldc]);
+        }
+}
+
+static const cmlp_blas NAIVE_BLAS = {naive_dgemm, naive_sgemm};
+
+/* mode 0: the own kernels (arch.blas NULL); 1: the GEMM path on dense inputs; 2: the GEMM
+ * path with 80% zero inputs (the first layer takes the sparse kernels) */
+static void test_net(int f32, const net_case *nc, ptrdiff_t N, const char *label, int mode)
 {
     const ptrdiff_t L = nc->L, n0 = nc->sizes[0], K = nc->sizes[L];
     cmlp_arch arch;
@@ -687,12 +721,14 @@ static void test_net(int f32, const net_case *nc, ptrdiff_t N, const char *label
     double *a[4] = {NULL, NULL, NULL, NULL};
     int ok, status;
     char name[200];
-    snprintf(name, sizeof name, "net drivers %s N=%ld", label, (long)N);
+    snprintf(name, sizeof name, "net drivers %s N=%ld %s", label, (long)N,
+             mode == 0 ? "own" : mode == 1 ? "gemm dense" : "gemm sparse");
     current = name;
     arch.n_layers = L;
     arch.sizes = nc->sizes;
     arch.acts = nc->acts;
     arch.loss = nc->loss;
+    arch.blas = mode == 0 ? NULL : &NAIVE_BLAS;
     P = cmlp_param_count(&arch);
     ok = P == ref_param_count(nc);
     if (!ok && n_reports++ < MAX_REPORTS)
@@ -708,6 +744,9 @@ static void test_net(int f32, const net_case *nc, ptrdiff_t N, const char *label
     perm = xmalloc(sizeof(int64_t) * (size_t)(N + 1));
     fill(params, P, -0.5, 0.5, 0);
     fill(X, N * n0, 0, 1, 1);
+    if (mode == 2)
+        for (i = 0; i < N * n0; i++)
+            if (i % 5 != 0) X[i] = 0;
     for (r = 0; r < N; r++) { /* valid targets for the loss: one-hot rows */
         for (i = 0; i < K; i++) T[r * K + i] = 0;
         T[r * K + (r % K)] = 1;
@@ -817,6 +856,7 @@ static void test_sgd_stop(int f32)
     arch.sizes = nc.sizes;
     arch.acts = nc.acts;
     arch.loss = nc.loss;
+    arch.blas = NULL;
     P = cmlp_param_count(&arch);
     params = dbuf(P);
     X = dbuf(N * n0);
@@ -896,7 +936,8 @@ static void run_all(void)
 {
     int f32, act, loss, i, j, k;
     static const ptrdiff_t B_SIZES[] = {0, 1, 3, 5};
-    static const ptrdiff_t N_ROWS[] = {0, 1, 7, CMLP_BLOCK - 1, CMLP_BLOCK, CMLP_BLOCK + 1, 65};
+    static const ptrdiff_t N_ROWS[] = {0,  1,  7,   CMLP_BLOCK - 1, CMLP_BLOCK, CMLP_BLOCK + 1,
+                                       65, 127, 128, 129};
     static const net_case NETS[] = {
         {1, {1, 1}, {CMLP_SIGMOID}, CMLP_TSE},
         {1, {7, 3}, {CMLP_SOFTMAX}, CMLP_CROSS_ENTROPY},
@@ -946,7 +987,7 @@ static void run_all(void)
         for (i = 0; i < (int)(sizeof(NETS) / sizeof(NETS[0])); i++)
             for (j = 0; j < (int)(sizeof(N_ROWS) / sizeof(N_ROWS[0])); j++) {
                 if (N_ROWS[j] > 0 && N_ROWS[j] % 7 == 0) continue; /* perm needs gcd(7, N) = 1 */
-                test_net(f32, &NETS[i], N_ROWS[j], NET_LABELS[i]);
+                for (k = 0; k < 3; k++) test_net(f32, &NETS[i], N_ROWS[j], NET_LABELS[i], k);
             }
         test_sgd_stop(f32);
     }
