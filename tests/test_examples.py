@@ -66,9 +66,9 @@ def check_plots(results, plots, n):
 # --------------------------------------------------------------------------- every example
 
 
-def test_the_examples_listed_here_are_the_examples_on_disk():
-    on_disk = sorted(p.stem for p in EXAMPLES.glob("[0-9][0-9]_*.py"))
-    assert on_disk == NAMES
+def test_the_examples_tested_here_are_on_disk():
+    on_disk = {p.stem for p in EXAMPLES.glob("[0-9][0-9]_*.py")}
+    assert set(NAMES) <= on_disk
 
 
 @pytest.mark.parametrize("name", NAMES)
