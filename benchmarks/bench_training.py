@@ -20,7 +20,9 @@ import time
 from pathlib import Path
 
 for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ[var] = "1"  # cmlp does not use BLAS; keep NumPy's from competing
+    # fit keeps BLAS on one thread under its own n_threads anyway (threadpoolctl); this keeps
+    # NumPy's and SciPy's BLAS from starting idle threads that compete for the two cores
+    os.environ[var] = "1"
 
 import numpy as np  # noqa: E402
 

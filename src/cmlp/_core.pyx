@@ -38,6 +38,7 @@ ACTIVATION_CODES = {
 }
 LOSS_CODES = {"tse": CMLP_TSE, "mse": CMLP_MSE, "cross_entropy": CMLP_CROSS_ENTROPY}
 BLOCK = CMLP_BLOCK
+GEMM_BLOCK_ROWS = CMLP_GEMM_BLOCK
 ISAS = ("base", "avx2", "avx512")
 
 
