@@ -884,15 +884,16 @@ class Network:
                         warnings.warn(f"the cost became {cost} in epoch {epoch + 1}; "
                                       f"training continued because on_nonfinite='warn'",
                                       RuntimeWarning, stacklevel=3)
-                post = {"cost": f"{cost:.6g}"}
-                if acc is not None:
-                    post["acc"] = f"{acc:.4f}"
-                if val_cost is not None:
-                    post["val_cost"] = f"{val_cost:.6g}"
-                if val_acc is not None:
-                    post["val_acc"] = f"{val_acc:.4f}"
-                bar.set_postfix(post, refresh=False)
-                bar.update(1)
+                if verbose:  # formatting costs more than a tiny network's epoch
+                    post = {"cost": f"{cost:.6g}"}
+                    if acc is not None:
+                        post["acc"] = f"{acc:.4f}"
+                    if val_cost is not None:
+                        post["val_cost"] = f"{val_cost:.6g}"
+                    if val_acc is not None:
+                        post["val_acc"] = f"{val_acc:.4f}"
+                    bar.set_postfix(post, refresh=False)
+                    bar.update(1)
                 halt = None
                 for cb in config["callbacks"]:
                     if cb(epoch, history) is False:
