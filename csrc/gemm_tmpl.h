@@ -65,29 +65,14 @@ static ptrdiff_t FN(block_index)(int32_t *rowptr, int32_t *cols, int32_t *colptr
 /* Columns per strip of the sparse kernels: 256 bytes of accumulators (8 AVX2 vectors). */
 #define CMLP_SPARSE_CB (256 / (ptrdiff_t)sizeof(real))
 
-/* acc[0..n) += v w[0..n) for every nonzero p of one row (or column) of the index: the inner
- * loop of both sparse kernels. n <= CMLP_SPARSE_CB; with n == CMLP_SPARSE_CB (the usual
- * case) the trip count is a constant and acc stays in registers. vals/offs give each term's
- * scalar and the start of its row of w, both indexed by the positions [p0, p1). */
-#define CMLP_SPARSE_ACCUMULATE(acc, n, p0, p1, scalar, rowptr_expr)                          \
-    do {                                                                                   \
-        ptrdiff_t p_, j_;                                                                  \
-        for (p_ = (p0); p_ < (p1); p_++) {                                                 \
-            const real v_ = (scalar);                                                      \
-            const real *w_ = (rowptr_expr);                                                \
-            CMLP_SIMD                                                                      \
-            for (j_ = 0; j_ < (n); j_++) acc[j_] += v_ * w_[j_];                           \
-        }                                                                                  \
-    } while (0)
-
 /* One strip of CMLP_SPARSE_CB columns of the sparse kernels: out[j] = acc[j] for j in
- * [keep, CB), where acc = start + sum over p in [p0, p1) of vals[idx[p] * vstride + voff]
- * times rows[idx[p] * O ...]. The constant width keeps acc in registers. The forward
- * gathers x[r, k] (vstride 1) and rows of W; the gradient gathers x[r, k] (vstride I) and
- * rows of dz. */
-static CMLP_NO_JAM void FN(sparse_strip)(real *out, const real *start, ptrdiff_t keep, const int32_t *idx,
-                             ptrdiff_t p0, ptrdiff_t p1, const real *vals, ptrdiff_t vstride,
-                             const real *rows, ptrdiff_t O)
+ * [keep, CB), where acc = start + the sum over p in [p0, p1) of vals[idx[p] vstride] times
+ * rows + idx[p] O. The constant width keeps acc in registers. The forward gathers x[r, k]
+ * (vstride 1) and rows of W; the gradient gathers x[r, k] (vstride I) and rows of dz. */
+static CMLP_NO_JAM void FN(sparse_strip)(real *out, const real *start, ptrdiff_t keep,
+                                         const int32_t *idx, ptrdiff_t p0, ptrdiff_t p1,
+                                         const real *vals, ptrdiff_t vstride, const real *rows,
+                                         ptrdiff_t O)
 {
     real acc[CMLP_SPARSE_CB];
     ptrdiff_t p, j;
@@ -101,35 +86,14 @@ static CMLP_NO_JAM void FN(sparse_strip)(real *out, const real *start, ptrdiff_t
     for (j = keep; j < CMLP_SPARSE_CB; j++) out[j] = acc[j];
 }
 
-/* As sparse_strip for a row narrower than one strip (n < CB columns). */
-static CMLP_NO_JAM void FN(sparse_strip_narrow)(real *out, const real *start, ptrdiff_t n,
-                                    const int32_t *idx, ptrdiff_t p0, ptrdiff_t p1,
-                                    const real *vals, ptrdiff_t vstride, const real *rows,
-                                    ptrdiff_t O)
-{
-    real acc[CMLP_SPARSE_CB];
-    ptrdiff_t p, j;
-    for (j = 0; j < n; j++) acc[j] = start[j];
-    for (p = p0; p < p1; p++) {
-        const real v = vals[(ptrdiff_t)idx[p] * vstride];
-        const real *w = rows + (ptrdiff_t)idx[p] * O;
-        for (j = 0; j < n; j++) acc[j] += v * w[j];
-    }
-    for (j = 0; j < n; j++) out[j] = acc[j];
-}
-
-/* Every strip of one output row of O columns: full strips of CB, then (if O % CB) one full
- * strip [O - CB, O) storing only its last O % CB columns, or for O < CB one narrow strip. */
-static CMLP_NO_JAM void FN(sparse_row)(real *out, const real *start, const int32_t *idx, ptrdiff_t p0,
+/* Every strip of one output row of O >= CB columns: full strips of CB, then (if O % CB) one
+ * full strip [O - CB, O) storing only its last O % CB columns. */
+static void FN(sparse_row)(real *out, const real *start, const int32_t *idx, ptrdiff_t p0,
                            ptrdiff_t p1, const real *vals, ptrdiff_t vstride, const real *rows,
                            ptrdiff_t O)
 {
     const ptrdiff_t CB = CMLP_SPARSE_CB;
     ptrdiff_t j0;
-    if (O < CB) {
-        FN(sparse_strip_narrow)(out, start, O, idx, p0, p1, vals, vstride, rows, O);
-        return;
-    }
     for (j0 = 0; j0 + CB <= O; j0 += CB)
         FN(sparse_strip)(out + j0, start + j0, 0, idx, p0, p1, vals, vstride, rows + j0, O);
     if (j0 < O)
@@ -162,16 +126,19 @@ static void FN(sparse_grad)(real *dW, const real *x, const int32_t *colptr, cons
                            O);
 }
 
-/* The index of a block's layer input when the sparse kernels should take it, in the int32
- * region idx (see arch.c): returns 1 and fills it if x has at most CMLP_SPARSE_DENSITY
- * nonzeros, else 0 (the GEMM path). with_cols: build the by-column lists too (backward). */
-static int FN(sparse_index)(int32_t *idx, const real *x, ptrdiff_t B, ptrdiff_t I,
+/* The index of a block's layer input x (B, I) when the sparse kernels should take it, in the
+ * int32 region idx (see arch.c): returns 1 and fills it if x has at most CMLP_SPARSE_DENSITY
+ * nonzeros and the layer has at least one strip of outputs (O >= CMLP_SPARSE_CB), else 0
+ * (the GEMM path). with_cols: build the by-column lists too (backward). */
+static int FN(sparse_index)(int32_t *idx, const real *x, ptrdiff_t B, ptrdiff_t I, ptrdiff_t O,
                             int with_cols)
 {
     const ptrdiff_t R = CMLP_GEMM_BLOCK;
     int32_t *rowptr = idx, *cols = rowptr + R + 1, *colptr = cols + R * I,
             *rows = colptr + I + 1;
-    const ptrdiff_t nnz = FN(block_index)(rowptr, cols, with_cols ? colptr : NULL, rows, x, B, I);
+    ptrdiff_t nnz;
+    if (O < CMLP_SPARSE_CB) return 0;
+    nnz = FN(block_index)(rowptr, cols, with_cols ? colptr : NULL, rows, x, B, I);
     return (double)nnz <= CMLP_SPARSE_DENSITY * (double)B * (double)I;
 }
 

@@ -181,6 +181,11 @@ def test_a_team_trains_as_one_thread_up_to_summation_order(dtype, n_threads, opt
     assert (status1, done1) == (status2, done2) == (0, N)
     assert o1.t == o2.t == -(-N // 16)
     tol = dict(rtol=1e-4, atol=1e-5) if dtype == np.float32 else dict(rtol=1e-10, atol=1e-13)
+    if dtype == np.float32 and optimizer == "adam":
+        # Adam steps by m / sqrt(v): a parameter whose gradient is nearly zero moves by up to
+        # lr per step whatever the rounding of that gradient, so float32 summation order
+        # shows at the lr scale there
+        tol["atol"] = 1e-4
     np.testing.assert_allclose(p2, p1, **tol)
     np.testing.assert_allclose(s2, s1, **tol)
     assert loss2 == pytest.approx(loss1, rel=tol["rtol"])
