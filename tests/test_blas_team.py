@@ -257,3 +257,28 @@ def test_team_arguments_are_checked():
     team.prepare(X, T, np.arange(20, dtype=np.int64), None, np.zeros(2))
     with pytest.raises(ValueError, match="tid"):
         team.run(2)
+
+
+def test_fits_overlapping_in_threads_leave_the_blas_thread_count_as_they_found_it():
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    before = [d["num_threads"] for d in threadpoolctl.threadpool_info()]
+    rng = np.random.default_rng(0)
+    X = rng.random((400, 64))
+    y = np.arange(400) % 10
+    during = []
+
+    def job(seed):
+        net = cmlp.Network([64, 200, 10], activation="relu", loss="cross_entropy", seed=seed)
+        net.fit(X, y, epochs=10, batch_size=32, lr=0.01, verbose=0, n_threads=1,
+                callbacks=lambda e, h: during.append(
+                    max(d["num_threads"] for d in threadpoolctl.threadpool_info()
+                        if d["user_api"] == "blas")))
+
+    for _ in range(4):
+        threads = [threading.Thread(target=job, args=(s,)) for s in range(3)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert [d["num_threads"] for d in threadpoolctl.threadpool_info()] == before
+    assert during and max(during) == 1  # every fit ran with BLAS on one thread

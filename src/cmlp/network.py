@@ -56,25 +56,43 @@ def _usable_cpus():
 
 
 _BLAS_CONTROLLER = None
+_BLAS_LOCK = threading.Lock()
+_BLAS_USERS = 0      # fits inside _blas_one_thread now
+_BLAS_LIMITER = None  # threadpoolctl's limiter while _BLAS_USERS > 0
 
 
+@contextlib.contextmanager
 def _blas_one_thread():
     """A context that limits the BLAS libraries to one thread (threadpoolctl).
 
     ``fit`` runs its own threads (``n_threads``) over the minibatch work, each calling BLAS;
-    BLAS's own threads on top of them would oversubscribe the cores. The limit is process-wide
-    while it lasts. Without threadpoolctl or without BLAS in use: no limit.
+    BLAS's own threads on top of them would oversubscribe the cores. The limit is process-wide:
+    the first fit to enter sets it and the last to leave restores the previous limits, so
+    fits overlapping in threads leave BLAS as they found it. Without threadpoolctl or without
+    BLAS in use: no limit.
     """
-    global _BLAS_CONTROLLER
-    if not _core.get_blas():
-        return contextlib.nullcontext()
+    global _BLAS_CONTROLLER, _BLAS_USERS, _BLAS_LIMITER
     try:
         from threadpoolctl import ThreadpoolController
     except ImportError:
-        return contextlib.nullcontext()
-    if _BLAS_CONTROLLER is None:
-        _BLAS_CONTROLLER = ThreadpoolController()
-    return _BLAS_CONTROLLER.limit(limits=1, user_api="blas")
+        ThreadpoolController = None
+    if ThreadpoolController is None or not _core.get_blas():
+        yield
+        return
+    with _BLAS_LOCK:
+        if _BLAS_CONTROLLER is None:
+            _BLAS_CONTROLLER = ThreadpoolController()
+        if _BLAS_USERS == 0:
+            _BLAS_LIMITER = _BLAS_CONTROLLER.limit(limits=1, user_api="blas")
+        _BLAS_USERS += 1
+    try:
+        yield
+    finally:
+        with _BLAS_LOCK:
+            _BLAS_USERS -= 1
+            if _BLAS_USERS == 0:
+                _BLAS_LIMITER.restore_original_limits()
+                _BLAS_LIMITER = None
 
 
 def _check_seed(seed, name="seed"):
