@@ -99,44 +99,103 @@ double FN(net_gradients_dropout)(real *grad, real *work, const real *params, con
     return total;
 }
 
+/* The plain-SGD step of the minibatch drivers on the part [lo, hi) of the parameters, in one
+ * pass: p -= c (g_0 + g_1 + ... + g_{ng-1}) (summed in that order), each g_k zeroed there;
+ * with backup != NULL, backup = p before the step. Returns 1 if every new p is finite.
+ * p, backup, g[k] (P) */
+static int FN(sgd_sum_step)(real *p, real *const *g, int ng, real c, real *backup,
+                            ptrdiff_t lo, ptrdiff_t hi)
+{
+    real *g0 = g[0], *g1 = ng > 1 ? g[1] : NULL;
+    real acc = 0;
+    ptrdiff_t j;
+    int k;
+    for (k = 2; k < ng; k++) { /* a third thread's gradients and beyond: into g_1 */
+        real *gk = g[k];
+        CMLP_SIMD
+        for (j = lo; j < hi; j++) {
+            g1[j] += gk[j];
+            gk[j] = 0;
+        }
+    }
+    if (g1 == NULL && backup != NULL) {
+        CMLP_SIMD_SUM(acc)
+        for (j = lo; j < hi; j++) {
+            const real old = p[j], now = old - c * g0[j];
+            backup[j] = old;
+            p[j] = now;
+            g0[j] = 0;
+            acc += now * 0; /* NaN if now is not finite */
+        }
+    } else if (g1 == NULL) {
+        CMLP_SIMD_SUM(acc)
+        for (j = lo; j < hi; j++) {
+            const real now = p[j] - c * g0[j];
+            p[j] = now;
+            g0[j] = 0;
+            acc += now * 0;
+        }
+    } else {
+        CMLP_SIMD_SUM(acc)
+        for (j = lo; j < hi; j++) {
+            const real old = p[j], now = old - c * (g0[j] + g1[j]);
+            if (backup != NULL) backup[j] = old;
+            p[j] = now;
+            g0[j] = 0;
+            g1[j] = 0;
+            acc += now * 0;
+        }
+    }
+    return acc == 0;
+}
+
 int FN(train_batches)(real *params, real *grad, real *state, real *work, const real *X,
                       const real *T, const int64_t *perm, ptrdiff_t n, ptrdiff_t B,
                       const real *U, const double *drop, const cmlp_arch *arch, cmlp_optim *opt,
                       int stop_nonfinite, ptrdiff_t *done, double *loss_sum)
 {
     /* params, grad (P)  state (2P)  X (N, n_0)  T (N, K)  perm (n)  U (n, H) or NULL
-     * work: Xb (B, n_0), Tb (B, K), then cmlp_train_work_size's gradient part */
+     * work: Xb (B, n_0), Tb (B, K), a backup of params (P), then the gradient work.
+     * grad is zeroed here once and left zero after every step. */
     const ptrdiff_t L = arch->n_layers, n0 = arch->sizes[0], K = arch->sizes[L];
     const ptrdiff_t P = cmlp_param_count(arch), H = FN(hidden_width_sum)(arch);
+    const int plain_sgd = opt->kind == CMLP_OPT_SGD && opt->l1 == 0 && opt->l2 == 0;
     real *Xb = work, *Tb = work + B * n0, *backup = Tb + B * K, *gwork = backup + P;
     ptrdiff_t s, r, j;
+    for (j = 0; j < P; j++) grad[j] = 0;
     for (s = 0; s < n; s += B) {
         const ptrdiff_t m = n - s < B ? n - s : B;
+        const real scale = (real)(1.0 / (double)m);
         double l;
+        int finite;
         for (r = 0; r < m; r++) {
             const real *xs = X + perm[s + r] * n0, *ts = T + perm[s + r] * K;
             for (j = 0; j < n0; j++) Xb[r * n0 + j] = xs[j];
             for (j = 0; j < K; j++) Tb[r * K + j] = ts[j];
         }
-        for (j = 0; j < P; j++) grad[j] = 0;
         l = FN(net_gradients_dropout)(grad, gwork, params, Xb, Tb, U == NULL ? NULL : U + s * H,
                                       drop, m, arch);
         if (stop_nonfinite && !isfinite(l)) {
             *done = s;
             return CMLP_NONFINITE;
         }
-        if (stop_nonfinite)
-            for (j = 0; j < P; j++) backup[j] = params[j];
-        FN(optim_step)(params, grad, state, opt, (real)(1.0 / (double)m), arch);
-        if (stop_nonfinite) {
+        if (plain_sgd) {
+            /* optim_step's plain sgd, fused with the backup, the zeroing and the check */
+            opt->t += 1;
+            finite = FN(sgd_sum_step)(params, &grad, 1, (real)(opt->lr * (double)scale),
+                                      stop_nonfinite ? backup : NULL, 0, P);
+        } else {
+            if (stop_nonfinite)
+                for (j = 0; j < P; j++) backup[j] = params[j];
+            FN(optim_step)(params, grad, state, opt, scale, arch);
+            for (j = 0; j < P; j++) grad[j] = 0;
+            finite = !stop_nonfinite || FN(all_finite)(params, P);
+        }
+        if (stop_nonfinite && !finite) {
             /* a finite loss can still give an update that overflows (float32): undo it */
-            int finite = 1;
-            for (j = 0; j < P; j++) finite &= isfinite(params[j]) != 0;
-            if (!finite) {
-                for (j = 0; j < P; j++) params[j] = backup[j];
-                *done = s;
-                return CMLP_NONFINITE;
-            }
+            for (j = 0; j < P; j++) params[j] = backup[j];
+            *done = s;
+            return CMLP_NONFINITE;
         }
         *loss_sum += l;
     }
@@ -160,10 +219,13 @@ int FN(train_team)(cmlp_team *team, int tid)
     real *g = (real *)team->grads[tid];
     real *Xb = (real *)team->work[tid], *Tb = Xb + rows * n0, *gwork = Tb + rows * K;
     const int64_t t0 = team->opt->t; /* read before the first barrier; thread 0 sets it last */
+    const int plain_sgd = team->opt->kind == CMLP_OPT_SGD && team->opt->l1 == 0 &&
+                          team->opt->l2 == 0;
     ptrdiff_t s, r, j, k, batch = 0;
     for (s = 0; s < n; s += B, batch++) {
         const ptrdiff_t m = n - s < B ? n - s : B;
         const ptrdiff_t a = m * tid / nt, b = m * (tid + 1) / nt;
+        const real scale = (real)(1.0 / (double)m);
         double total = 0;
         int bad = 0;
         for (r = a; r < b; r++) {
@@ -185,19 +247,28 @@ int FN(train_team)(cmlp_team *team, int tid)
             }
             return CMLP_NONFINITE; /* every thread sees the same total */
         }
-        /* this thread's part: the sum of the threads' gradients, in thread order */
-        for (k = 1; k < nt; k++) {
-            real *gk = (real *)team->grads[k];
-            CMLP_SIMD
-            for (j = lo; j < hi; j++) grad0[j] += gk[j];
-            for (j = lo; j < hi; j++) gk[j] = 0;
+        /* this thread's part: the sum of the threads' gradients, in thread order, each
+         * buffer zeroed as it is read, then the optimizer step */
+        if (plain_sgd) {
+            team->flags[tid] = !FN(sgd_sum_step)(params, (real *const *)team->grads, nt,
+                                                 (real)(team->opt->lr * (double)scale),
+                                                 team->stop_nonfinite ? backup : NULL, lo, hi);
+        } else {
+            for (k = 1; k < nt; k++) {
+                real *gk = (real *)team->grads[k];
+                CMLP_SIMD
+                for (j = lo; j < hi; j++) {
+                    grad0[j] += gk[j];
+                    gk[j] = 0;
+                }
+            }
+            if (team->stop_nonfinite)
+                for (j = lo; j < hi; j++) backup[j] = params[j];
+            FN(optim_step_range)(params, grad0, state, team->opt, scale, arch, lo, hi,
+                                 t0 + batch + 1);
+            for (j = lo; j < hi; j++) grad0[j] = 0;
+            team->flags[tid] = team->stop_nonfinite && !FN(all_finite)(params + lo, hi - lo);
         }
-        if (team->stop_nonfinite)
-            for (j = lo; j < hi; j++) backup[j] = params[j];
-        FN(optim_step_range)(params, grad0, state, team->opt, (real)(1.0 / (double)m), arch, lo,
-                             hi, t0 + batch + 1);
-        for (j = lo; j < hi; j++) grad0[j] = 0;
-        if (team->stop_nonfinite) team->flags[tid] = !FN(all_finite)(params + lo, hi - lo);
         cmlp_barrier_wait(&team->barrier);
         if (team->stop_nonfinite) {
             for (k = 0; k < nt; k++) bad |= team->flags[k];

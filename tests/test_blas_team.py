@@ -259,26 +259,50 @@ def test_team_arguments_are_checked():
         team.run(2)
 
 
-def test_fits_overlapping_in_threads_leave_the_blas_thread_count_as_they_found_it():
+def test_fits_overlapping_in_threads_leave_blas_as_found_and_run_it_on_one_thread():
     threadpoolctl = pytest.importorskip("threadpoolctl")
+    import contextlib
+    import time
+
+    from scipy.linalg.blas import sgemm
+
+    import cmlp.network as cn
+
     before = [d["num_threads"] for d in threadpoolctl.threadpool_info()]
     rng = np.random.default_rng(0)
     X = rng.random((400, 64))
     y = np.arange(400) % 10
-    during = []
 
     def job(seed):
         net = cmlp.Network([64, 200, 10], activation="relu", loss="cross_entropy", seed=seed)
-        net.fit(X, y, epochs=10, batch_size=32, lr=0.01, verbose=0, n_threads=1,
-                callbacks=lambda e, h: during.append(
-                    max(d["num_threads"] for d in threadpoolctl.threadpool_info()
-                        if d["user_api"] == "blas")))
+        net.fit(X, y, epochs=3, batch_size=32, lr=0.01, verbose=0, n_threads=1)
 
-    for _ in range(4):
+    for _ in range(3):
         threads = [threading.Thread(target=job, args=(s,)) for s in range(3)]
         for t in threads:
             t.start()
         for t in threads:
             t.join()
         assert [d["num_threads"] for d in threadpoolctl.threadpool_info()] == before
-    assert during and max(during) == 1  # every fit ran with BLAS on one thread
+
+    # in fit's context, entered from a thread that is not the main one, BLAS does not fan
+    # out: the process's CPU time for a large GEMM stays about its wall time
+    a = rng.random((800, 800)).astype(np.float32)
+
+    def cpu_per_wall(context):
+        out = []
+
+        def run():
+            with context():
+                t, c = time.perf_counter(), time.process_time()
+                for _ in range(8):
+                    sgemm(1.0, a, a)
+                out.append((time.process_time() - c) / (time.perf_counter() - t))
+
+        thread = threading.Thread(target=run)
+        thread.start()
+        thread.join()
+        return out[0]
+
+    assert cpu_per_wall(cn._blas_one_thread) < 1.3
+    assert cpu_per_wall(contextlib.nullcontext) > 0  # the probe itself runs

@@ -55,44 +55,94 @@ def _usable_cpus():
         return os.cpu_count() or 1
 
 
-_BLAS_CONTROLLER = None
 _BLAS_LOCK = threading.Lock()
-_BLAS_USERS = 0      # fits inside _blas_one_thread now
-_BLAS_LIMITER = None  # threadpoolctl's limiter while _BLAS_USERS > 0
+_BLAS_USERS = 0       # fits inside the limit now
+_BLAS_RESTORE = None  # what undoes the limit when the last of them leaves
+_OPENBLAS = None      # (get, set) of scipy's OpenBLAS thread count, or False
+
+
+def _scipy_openblas():
+    """``openblas_get/set_num_threads`` of the OpenBLAS that scipy.linalg.cython_blas calls
+    (scipy's wheels: prefixed ``scipy_``), or None. Called with _BLAS_LOCK held."""
+    global _OPENBLAS
+    if _OPENBLAS is None:
+        _OPENBLAS = False
+        try:
+            import ctypes
+
+            import scipy
+            from threadpoolctl import threadpool_info
+        except ImportError:
+            return None
+        _core.blas_available()  # scipy's BLAS is loaded by now
+        pkg = os.path.dirname(os.path.abspath(scipy.__file__))
+        for d in threadpool_info():
+            path = d.get("filepath") or ""
+            if d.get("internal_api") != "openblas" or not (
+                    path.startswith(pkg + os.sep) or path.startswith(pkg + ".libs" + os.sep)):
+                continue
+            try:
+                lib = ctypes.CDLL(path)
+            except OSError:
+                break
+            for prefix in ("scipy_", ""):
+                get = getattr(lib, prefix + "openblas_get_num_threads", None)
+                put = getattr(lib, prefix + "openblas_set_num_threads", None)
+                if get is not None and put is not None:
+                    get.argtypes, get.restype = [], ctypes.c_int
+                    put.argtypes, put.restype = [ctypes.c_int], None
+                    _OPENBLAS = (get, put)
+                    break
+            break
+    return _OPENBLAS or None
 
 
 @contextlib.contextmanager
 def _blas_one_thread():
-    """A context that limits the BLAS libraries to one thread (threadpoolctl).
+    """A context in which the BLAS that cmlp calls runs on one thread.
 
     ``fit`` runs its own threads (``n_threads``) over the minibatch work, each calling BLAS;
-    BLAS's own threads on top of them would oversubscribe the cores. The limit is process-wide:
-    the first fit to enter sets it and the last to leave restores the previous limits, so
-    fits overlapping in threads leave BLAS as they found it. Without threadpoolctl or without
-    BLAS in use: no limit.
+    BLAS's own threads on top of them would oversubscribe the cores. The limit is process-wide
+    while any fit runs: the first fit to enter sets it and the last to leave restores the
+    count it found, so fits overlapping in threads leave BLAS as they found it. With scipy's
+    OpenBLAS only that library is limited (through its own API, from any thread); otherwise
+    every BLAS through threadpoolctl (which lets only one thread control an OpenBLAS pthreads
+    pool). Without BLAS in use or without threadpoolctl: no limit.
     """
-    global _BLAS_CONTROLLER, _BLAS_USERS, _BLAS_LIMITER
-    try:
-        from threadpoolctl import ThreadpoolController
-    except ImportError:
-        ThreadpoolController = None
-    if ThreadpoolController is None or not _core.get_blas():
+    global _BLAS_USERS, _BLAS_RESTORE
+    if not _core.get_blas():
         yield
         return
     with _BLAS_LOCK:
-        if _BLAS_CONTROLLER is None:
-            _BLAS_CONTROLLER = ThreadpoolController()
         if _BLAS_USERS == 0:
-            _BLAS_LIMITER = _BLAS_CONTROLLER.limit(limits=1, user_api="blas")
+            openblas = _scipy_openblas()
+            if openblas is not None:
+                get, put = openblas
+                found = get()
+                put(1)
+                _BLAS_RESTORE = lambda: put(found)  # noqa: E731
+            else:
+                try:
+                    from threadpoolctl import ThreadpoolController
+                    _BLAS_RESTORE = ThreadpoolController().limit(
+                        limits=1, user_api="blas").restore_original_limits
+                except ImportError:
+                    _BLAS_RESTORE = None
         _BLAS_USERS += 1
     try:
         yield
     finally:
         with _BLAS_LOCK:
             _BLAS_USERS -= 1
-            if _BLAS_USERS == 0:
-                _BLAS_LIMITER.restore_original_limits()
-                _BLAS_LIMITER = None
+            if _BLAS_USERS == 0 and _BLAS_RESTORE is not None:
+                _BLAS_RESTORE()
+                _BLAS_RESTORE = None
+
+
+def _one_blas_thread(fn, *args):
+    """fn(*args) inside _blas_one_thread: for work handed to fit's pool threads."""
+    with _blas_one_thread():
+        return fn(*args)
 
 
 def _check_seed(seed, name="seed"):
@@ -790,7 +840,7 @@ class Network:
         else:
             def part(a, b):
                 return _core.loss(self._arch, self._params, X[a:b], T[a:b]), 0
-        futures = [pool.submit(part, a, b) for a, b in slices[1:]]
+        futures = [pool.submit(_one_blas_thread, part, a, b) for a, b in slices[1:]]
         parts = [part(*slices[0])] + [f.result() for f in futures]
         total = sum(p[0] for p in parts)
         acc = sum(p[1] for p in parts) / N if self.is_classifier else None
@@ -943,7 +993,7 @@ class Network:
         each run their share in C without the GIL (see ``_core.Team``). Returns (status,
         rows done) as ``_core.train_batches``."""
         team.prepare(X, T, rows, U, drop, stop)
-        futures = [pool.submit(team.run, k) for k in range(1, team.n_threads)]
+        futures = [pool.submit(_one_blas_thread, team.run, k) for k in range(1, team.n_threads)]
         try:
             team.run(0)
         finally:
