@@ -344,6 +344,27 @@ def test_partial_fit_equals_fit(learning_rate):
     np.testing.assert_allclose(inc.loss_curve_, full.loss_curve_, rtol=1e-14)
 
 
+@pytest.mark.parametrize("solver", [dict(solver="adam"), dict(solver="sgd", momentum=0.9),
+                                    dict(solver="sgd", momentum=0.9, nesterovs_momentum=False)])
+def test_partial_fit_keeps_the_optimizer_state_between_calls(solver):
+    """Adam's moments and step count and the momentum buffer carry over from one
+    partial_fit to the next, as scikit-learn's optimizer object does; a pickled estimator
+    carries them too."""
+    X, y = _blobs()
+    kw = dict(PLAIN_SGD, **solver)
+    full = MLPClassifier(**kw, max_iter=4).fit(X, y)
+    inc = MLPClassifier(**kw)
+    for k in range(4):
+        inc.partial_fit(X, y, classes=[0, 1, 2])
+        if k == 1:
+            inc = pickle.loads(pickle.dumps(inc))
+    _assert_params_close(full, inc, rtol=1e-13, atol=0)
+    # a new fit starts the optimizer afresh
+    again = MLPClassifier(**kw, max_iter=4).fit(X, y)
+    inc.set_params(max_iter=4).fit(X, y)
+    _assert_params_close(again, inc, rtol=1e-13, atol=0)
+
+
 def test_partial_fit_classes():
     X, y = _blobs()
     clf = MLPClassifier(**PLAIN_SGD)

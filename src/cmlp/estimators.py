@@ -91,10 +91,10 @@ Other differences from ``sklearn.neural_network``:
   its step. With one batch per epoch, scikit-learn's ``loss_curve_[k + 1]`` is cmlp's
   ``loss_curve_[k]``. Convergence (``tol``) is judged on these values, so ``n_iter_`` may
   differ from scikit-learn's on the same problem.
-- ``partial_fit`` runs one epoch of ``Network.fit``, whose optimizer state (momentum buffer,
-  Adam moments and step count) starts at zero in every call; scikit-learn keeps it between
-  calls. Plain SGD (``momentum=0``) is unaffected. The learning rate of ``"invscaling"`` and
-  ``"adaptive"`` is kept between calls, as scikit-learn keeps it.
+- ``partial_fit`` runs one epoch of ``Network.fit``; the optimizer state (momentum buffer,
+  Adam moments and step count) and the learning rate of ``"invscaling"`` and ``"adaptive"``
+  carry over from one call to the next (and through pickling), as scikit-learn's optimizer
+  keeps them; ``fit`` starts them afresh.
 - No ``sample_weight``, no sparse input (refused with scikit-learn's message), no
   ``"poisson"`` loss, ``momentum`` in ``[0, 1)``.
 - Inputs are converted to ``dtype`` (float64 by default, or float32), which is also the
@@ -320,6 +320,9 @@ class _BaseMLP(BaseEstimator):
         # partial_fit calls and makes a new one in every fit
         if not incremental or not hasattr(self, "_learning_rate"):
             self._learning_rate = float(self.learning_rate_init)
+        # ... and with it the optimizer's state (momentum buffer, Adam's moments and step)
+        if not incremental or not hasattr(self, "_optimizer_state"):
+            self._optimizer_state = {}
         val = None
         if self.early_stopping:
             stratify = T.astype(bool) if is_classifier(self) and T.shape[1] == 1 else None
@@ -385,7 +388,8 @@ class _BaseMLP(BaseEstimator):
                 batch_size=B, shuffle=bool(self.shuffle), seed=gen, verbose=0,
                 optimizer=self._optimizer(), l2=l2,
                 lr_schedule=lambda epoch: self._learning_rate,
-                callbacks=[end_of_epoch], n_threads=self.n_threads)
+                callbacks=[end_of_epoch], n_threads=self.n_threads,
+                _optimizer_state=self._optimizer_state)
         except FloatingPointError as exc:
             raise ValueError("Solver produced non-finite parameter weights. The input data may "
                              "contain large values and need to be preprocessed.") from exc

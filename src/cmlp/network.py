@@ -605,7 +605,7 @@ class Network:
             validation_data: tuple[ArrayLike, ArrayLike] | None = None,
             validation_split: float | None = None, early_stopping: bool = False,
             patience: int = 10, callbacks: Sequence[Callback] | None = None,
-            n_threads: int | None = None) -> History:
+            n_threads: int | None = None, _optimizer_state: dict | None = None) -> History:
         """Train with gradient descent; returns a :class:`History`.
 
         With ``batch_size=1``, ``optimizer="sgd"`` and no ``l1``, ``l2`` or ``dropout`` (the
@@ -767,9 +767,12 @@ class Network:
             T = T.copy()
         rng = self._rng if seed is None else _check_seed(seed)
         history = History(self._loss, lr, B, opt.name)
+        # _optimizer_state (private, for cmlp.estimators' partial_fit): a dict that carries the
+        # optimizer's state arrays and step count from this fit to the next one with the same
+        # optimizer; empty or from another optimizer: a fresh state, stored into it at the end
         config = dict(opt=opt, lr=lr, l1=l1, l2=l2, drop=drop, schedule=schedule, val=val,
                       early_stopping=early_stopping, patience=patience, callbacks=callbacks,
-                      n_threads=n_threads)
+                      n_threads=n_threads, carry=_optimizer_state)
         with self._lock, _blas_one_thread():
             self._train(X2, T, epochs, B, shuffle, rng, verbose, on_nonfinite, history, config)
         return history
@@ -864,9 +867,15 @@ class Network:
         H = _core.hidden_width(self._arch)
         # every buffer of the fit, allocated once
         state = grad = U = pool = team = None
+        carry = config["carry"]
+        key = (opt.name, tuple(sorted(opt.hyperparameters().items())), P, self._dtype.str)
         if not per_sample:
             grad = np.zeros(P, self._dtype)
-            state = np.zeros(2 * P, self._dtype)
+            if carry is not None and carry.get("key") == key:
+                state = carry["state"]
+                copt.t = carry["t"]
+            else:
+                state = np.zeros(2 * P, self._dtype)
             if use_dropout:
                 U = np.empty((min(chunk, N), H), self._dtype)
         if threads > 1:
@@ -986,6 +995,8 @@ class Network:
             bar.close()
             if pool is not None:
                 pool.shutdown(wait=True)
+            if carry is not None and state is not None:
+                carry.update(key=key, state=state, t=copt.t)
 
     @staticmethod
     def _team_batches(team, pool, X, T, rows, U, drop, stop):
