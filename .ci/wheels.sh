@@ -110,12 +110,15 @@ print("cmlp", cmlp.__version__, "from", os.path.dirname(cmlp._core.__file__))
 EOF
 
 step "test suite against the installed wheel (a copy of tests/ outside the tree, -m 'not slow')"
-# tests/, benchmarks/ (its smoke test) and pyproject.toml (pytest's settings) only: no
-# src/, so `import cmlp` can only find the wheel; shared/ beside it as in a checkout
+# tests/, benchmarks/ and examples/ (their smoke tests) and pyproject.toml (pytest's
+# settings) only: no src/, so `import cmlp` can only find the wheel; shared/ beside it as
+# in a checkout
 CHECKOUT="$WORK/checkout"
 mkdir -p "$CHECKOUT"
 cp -r "$ROOT/tests" "$ROOT/pyproject.toml" "$CHECKOUT/"
-if [[ -d "$ROOT/benchmarks" ]]; then cp -r "$ROOT/benchmarks" "$CHECKOUT/"; fi
+for dir in benchmarks examples; do  # their smoke tests run against the wheel too
+    if [[ -d "$ROOT/$dir" ]]; then cp -r "$ROOT/$dir" "$CHECKOUT/"; fi
+done
 if [[ -d "$ROOT/../shared" ]]; then ln -s "$(cd "$ROOT/../shared" && pwd)" "$WORK/shared"; fi
 find "$CHECKOUT" -name __pycache__ -prune -exec rm -rf {} +
 (
