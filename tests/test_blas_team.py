@@ -306,3 +306,24 @@ def test_fits_overlapping_in_threads_leave_blas_as_found_and_run_it_on_one_threa
 
     assert cpu_per_wall(cn._blas_one_thread) < 1.3
     assert cpu_per_wall(contextlib.nullcontext) > 0  # the probe itself runs
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_unaligned_inputs_are_copied_before_the_kernels(dtype):
+    """Arrays unpickled from buffers (Dask, pickle 5) can be C-contiguous but not aligned for
+    their dtype; fit, forward and cost take an aligned copy and give the aligned answers."""
+    rng = np.random.default_rng(0)
+    X = _sparse_X(rng, 130, 20, 0.3, dtype)
+    labels = rng.integers(0, 3, 130)
+    raw = np.zeros(X.nbytes + 1, np.uint8)
+    Xu = np.ndarray(X.shape, dtype=dtype, buffer=raw, offset=1)
+    Xu[...] = X
+    assert Xu.flags.c_contiguous and not Xu.flags.aligned
+    base = cmlp.Network([20, 70, 3], activation="relu", loss="cross_entropy", dtype=dtype,
+                        seed=1)
+    a, b = base.copy(), base.copy()
+    a.fit(X, labels, epochs=2, batch_size=16, n_threads=2, verbose=0, seed=0)
+    b.fit(Xu, labels, epochs=2, batch_size=16, n_threads=2, verbose=0, seed=0)
+    np.testing.assert_array_equal(a.params, b.params)
+    np.testing.assert_array_equal(a.forward(X), a.forward(Xu))
+    assert a.cost(X, labels) == a.cost(Xu, labels)

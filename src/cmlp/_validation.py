@@ -83,9 +83,15 @@ def as_numeric_array(value, name):
 
 
 def to_float_c(arr, dtype, name):
-    """One C-contiguous copy in dtype (none if arr already is one), checked finite."""
+    """One C-contiguous, aligned copy in dtype (none if arr already is one), checked finite.
+
+    Alignment matters: an array unpickled from a buffer (Dask, pickle protocol 5) or made
+    with np.frombuffer at an offset can be C-contiguous yet not aligned for its dtype, and
+    the C kernels load whole elements."""
     with np.errstate(over="ignore"):  # an overflow is reported below, by name
         out = np.ascontiguousarray(arr, dtype=dtype)
+    if not out.flags.aligned:
+        out = out.copy()
     if arr.dtype.kind == "f" and not np.isfinite(out).all():
         if np.isfinite(arr).all():
             raise ValueError(f"{name} has values too large for {np.dtype(dtype).name}; "
