@@ -5,7 +5,8 @@
 # What counts: every memcheck error (invalid read/write, use of uninitialised values,
 # invalid free, overlapping memcpy, ...) and every *definitely lost* leak whose stack has a
 # frame in cmlp's extension module (cmlp/_core.*.so: the Cython bridge and every csrc/
-# kernel, the CSV parser included). CPython and NumPy are not built for valgrind and report
+# kernel, the CSV parser included) inside the innermost frame of the interpreter running
+# Python code (so not errors of Python code cmlp only started, such as importing scipy). CPython and NumPy are not built for valgrind and report
 # a few errors of their own (uninitialised reads in the interpreter's start-up, leaks of
 # interned objects held until exit); those are listed as a count but do not fail the run.
 # PYTHONMALLOC=malloc routes Python's allocations through malloc so valgrind sees them.
@@ -99,8 +100,18 @@ ours, others = [], Counter()
 for err in root.iter("error"):
     frames = [(f.findtext("fn") or "?", f.findtext("obj") or "", f.findtext("file") or "",
                f.findtext("line") or "") for f in err.iter("frame")]
-    if any(os.path.basename(obj).startswith("_core.") and "cmlp" in obj
-           for _, obj, _, _ in frames):
+    # ours: a frame of cmlp's extension inside (before) the innermost frame where the
+    # interpreter runs Python code, i.e. the error is in cmlp's C code or in what that code
+    # calls directly, not in Python code that cmlp merely started (an import of scipy, a
+    # callback), whose own errors are the interpreter's or that library's
+    ours_first = False
+    for fn, obj, _, _ in frames:
+        if os.path.basename(obj).startswith("_core.") and "cmlp" in obj:
+            ours_first = True
+            break
+        if fn.startswith("_PyEval_EvalFrame"):
+            break
+    if ours_first:
         ours.append((err.findtext("kind"), err.findtext("what")
                      or err.findtext("xwhat/text"), frames))
     else:
