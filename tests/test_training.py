@@ -471,21 +471,27 @@ def test_ctrl_c_during_minibatch_training_keeps_the_last_completed_batch(n_threa
 
     monkeypatch.setattr(cmlp.network, "MIN_WORK_PER_THREAD", 1)
     rng = np.random.default_rng(0)
-    X = rng.random((20000, 100))
-    labels = rng.integers(0, 10, 20000)
+    N, B, epochs = 20000, 50, 20
+    X = rng.random((N, 100))
+    labels = rng.integers(0, 10, N)
     net = cmlp.Network([100, 300, 300, 10], activation="relu", loss="cross_entropy",
                        init="he", seed=0)
     start = net.params.copy()
     fired = []
 
     def interrupt():
+        # once training has visibly started (an epoch here takes 0.1-0.5 s), plus a little
+        deadline = time.monotonic() + 30
+        while np.array_equal(net.params, start) and time.monotonic() < deadline:
+            time.sleep(0.001)
+        time.sleep(0.05)
         fired.append(time.monotonic())
         _thread.interrupt_main()
 
-    timer = threading.Timer(0.3, interrupt)
+    timer = threading.Thread(target=interrupt)
     timer.start()
     with pytest.raises(KeyboardInterrupt):
-        net.fit(X, labels, epochs=1, lr=0.01, batch_size=50, shuffle=False,
+        net.fit(X, labels, epochs=epochs, lr=0.01, batch_size=B, shuffle=False,
                 n_threads=n_threads, verbose=0)
     t_caught = time.monotonic()
     timer.join()
@@ -496,17 +502,24 @@ def test_ctrl_c_during_minibatch_training_keeps_the_last_completed_batch(n_threa
     grad = np.zeros_like(p)
     state = np.zeros(2 * p.size)
     opt = _core.Optim(_core.OPTIMIZER_CODES["sgd"], 0.01)
-    order = np.arange(20000, dtype=np.int64)
-    tol = dict(rtol=0, atol=0) if n_threads == 1 else dict(rtol=1e-9, atol=1e-12)
-    for k in range(400):
-        if np.allclose(p, net.params, **tol) if n_threads > 1 else np.array_equal(p, net.params):
-            break
+    order = np.arange(N, dtype=np.int64)
+    per_epoch = N // B
+
+    def same():
+        if n_threads == 1:
+            return np.array_equal(p, net.params)
+        return np.allclose(p, net.params, rtol=1e-9, atol=1e-12)  # row split: rounding only
+
+    k = 0
+    while not same():
+        if k == epochs * per_epoch:
+            pytest.fail("the interrupted parameters are not those after a whole batch")
         with cmlp.network._blas_one_thread():  # as fit runs it: BLAS on one thread
-            _core.train_batches(net._arch, opt, p, grad, state, X, T,
-                                order[k * 50:(k + 1) * 50], 50, None, np.zeros(2))
-    else:
-        pytest.fail("the interrupted parameters are not those after a whole batch")
-    assert 0 < k < 400
+            rows = order[(k % per_epoch) * B:(k % per_epoch + 1) * B]
+            _core.train_batches(net._arch, opt, p, grad, state, X, T, rows, B, None,
+                                np.zeros(2))
+        k += 1
+    assert 0 < k < epochs * per_epoch
     assert t_caught - fired[0] < 1.0  # from the interrupt to fit's exception
 
 

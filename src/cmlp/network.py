@@ -145,6 +145,16 @@ def _one_blas_thread(fn, *args):
         return fn(*args)
 
 
+def _team_chunk(team, pool):
+    """Runs a prepared ``_core.Team`` chunk: member 0 here, the others on the pool."""
+    futures = [pool.submit(_one_blas_thread, team.run, k) for k in range(1, team.n_threads)]
+    try:
+        _one_blas_thread(team.run, 0)
+    finally:
+        for f in futures:
+            f.result()
+
+
 def _check_seed(seed, name="seed"):
     """None, a non-negative int or a np.random.Generator -> np.random.Generator (PCG64)."""
     if seed is None or isinstance(seed, np.random.Generator):
@@ -866,7 +876,7 @@ class Network:
             threads = 1
         H = _core.hidden_width(self._arch)
         # every buffer of the fit, allocated once
-        state = grad = U = pool = team = None
+        state = grad = U = pool = driver = team = None
         carry = config["carry"]
         key = (opt.name, tuple(sorted(opt.hyperparameters().items())), P, self._dtype.str)
         if not per_sample:
@@ -880,6 +890,7 @@ class Network:
                 U = np.empty((min(chunk, N), H), self._dtype)
         if threads > 1:
             pool = ThreadPoolExecutor(max_workers=threads - 1, thread_name_prefix="cmlp-fit")
+            driver = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cmlp-fit-team")
             team = _core.Team(self._arch, copt, self._params, grad, state, threads, B)
         val = config["val"]
         best = None
@@ -916,8 +927,8 @@ class Network:
                                 u = U[:m]
                                 rng.random(out=u, dtype=self._dtype)
                             if team is not None:
-                                status, d = self._team_batches(team, pool, X, T, rows, u, drop,
-                                                               stop)
+                                status, d = self._team_batches(team, driver, pool, X, T, rows,
+                                                               u, drop, stop)
                             else:
                                 status, d, _ = _core.train_batches(
                                     self._arch, copt, self._params, grad, state, X, T, rows, B,
@@ -993,22 +1004,27 @@ class Network:
             if inner is not None:
                 inner.close()
             bar.close()
+            # the driver first: a chunk it is running completes (and uses the pool)
+            if driver is not None:
+                driver.shutdown(wait=True)
             if pool is not None:
                 pool.shutdown(wait=True)
             if carry is not None and state is not None:
                 carry.update(key=key, state=state, t=copt.t)
 
     @staticmethod
-    def _team_batches(team, pool, X, T, rows, U, drop, stop):
-        """Minibatch steps over ``rows`` on the team's threads: this thread and the pool's
-        each run their share in C without the GIL (see ``_core.Team``). Returns (status,
-        rows done) as ``_core.train_batches``."""
+    def _team_batches(team, driver, pool, X, T, rows, U, drop, stop):
+        """Minibatch steps over ``rows`` on the team's threads, each running its share in C
+        without the GIL (see ``_core.Team``). Returns (status, rows done) as
+        ``_core.train_batches``.
+
+        The chunk is started and waited for by the ``driver`` thread, not by this one: a
+        KeyboardInterrupt, which Python raises in the main thread at any bytecode, could
+        otherwise land after a partner was started and before this thread joined it, leaving
+        the partner waiting at the C barrier for good. Now the interrupt only ends the wait
+        here; the chunk runs to its end (the parameters are those after a whole batch) and
+        fit's cleanup waits for it."""
         team.prepare(X, T, rows, U, drop, stop)
-        futures = [pool.submit(_one_blas_thread, team.run, k) for k in range(1, team.n_threads)]
-        try:
-            team.run(0)
-        finally:
-            for f in futures:
-                f.result()
+        driver.submit(_team_chunk, team, pool).result()
         status, done, _ = team.result()
         return status, done
