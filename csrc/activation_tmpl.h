@@ -25,6 +25,9 @@ void FN(act_forward)(real *a, ptrdiff_t B, ptrdiff_t O, int act)
     case CMLP_ELU:
         for (i = 0; i < n; i++) a[i] = a[i] < 0 ? R_EXPM1(a[i]) : a[i];
         break;
+    case CMLP_EXP:
+        for (i = 0; i < n; i++) a[i] = R_EXP(a[i]);
+        break;
     case CMLP_SOFTMAX:
         for (r = 0; r < B; r++) {
             real *row = a + r * O;
@@ -66,6 +69,10 @@ void FN(act_backward)(real *d, const real *a, ptrdiff_t n, int act)
     case CMLP_ELU:
         CMLP_SIMD
         for (i = 0; i < n; i++) d[i] = a[i] > 0 ? d[i] : (a[i] + R_LIT(1.0)) * d[i];
+        break;
+    case CMLP_EXP:
+        CMLP_SIMD
+        for (i = 0; i < n; i++) d[i] *= a[i];
         break;
     default: /* CMLP_IDENTITY (softmax never reaches here) */
         break;

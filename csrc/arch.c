@@ -70,5 +70,6 @@ ptrdiff_t cmlp_dropout_work_size(const cmlp_arch *arch)
 ptrdiff_t cmlp_team_work_size(const cmlp_arch *arch, ptrdiff_t B, int n_threads)
 {
     const ptrdiff_t rows = (B + n_threads - 1) / n_threads;
-    return rows * (arch->sizes[0] + arch->sizes[arch->n_layers]) + cmlp_dropout_work_size(arch);
+    return rows * (arch->sizes[0] + arch->sizes[arch->n_layers] + 1)
+           + cmlp_dropout_work_size(arch);
 }

@@ -13,6 +13,13 @@
  *   n  a vector length
  *
  * All arrays are C-contiguous, row-major, and never alias unless a comment says so.
+ *
+ * Sample weights: the loss and gradient drivers take w, one weight >= 0 per row of X (N),
+ * indexed by the original row (the gathering drivers read w[perm[s]]), or NULL for every
+ * weight 1, in which case they run exactly as without weights (the same operations, bit for
+ * bit). A row's loss term is then w_r l_r and its output delta w_r S_L, so gradients are
+ * sum_r w_r g_r; a row of weight 0 is skipped (its loss and delta are exactly 0, even where
+ * its output is not finite).
  * Every kernel has a float64 (_f64) and a float32 (_f32) version built from one template
  * per concern (activation_tmpl.h, dense_tmpl.h, loss_tmpl.h, optim_tmpl.h, epoch_tmpl.h),
  * compiled once per instruction set (kernels_base.c, kernels_avx2.c, kernels_avx512.c) and
@@ -41,7 +48,8 @@ enum {
     CMLP_LEAKY_RELU = 4, /* slope 0.01 below zero */
     CMLP_ELU = 5,        /* alpha = 1 */
     CMLP_SOFTMAX = 6,    /* output layer only */
-    CMLP_N_ACT = 7
+    CMLP_EXP = 7,        /* output layer only: y = exp(n), the log link of the poisson loss */
+    CMLP_N_ACT = 8
 };
 
 /* Loss codes. Per-row terms; whole-set scaling (sum or mean) is the caller's. */
@@ -49,7 +57,8 @@ enum {
     CMLP_TSE = 0,           /* ||t - y||^2 (the notes) */
     CMLP_MSE = 1,           /* 1/2 ||t - y||^2 */
     CMLP_CROSS_ENTROPY = 2, /* -sum t log y (softmax) or binary form (sigmoid) */
-    CMLP_N_LOSS = 3
+    CMLP_POISSON = 3,       /* sum [t log(t / y) - t + y], 0 log 0 = 0 (half Poisson deviance) */
+    CMLP_N_LOSS = 4
 };
 
 /* Status codes returned by drivers. */
@@ -108,14 +117,14 @@ ptrdiff_t cmlp_block_rows(const cmlp_arch *arch);         /* rows per block of t
 
 /* ---- activation.c ---- */
 
-/* a = act(a) in place; softmax normalises each row of O entries.
+/* a = act(a) in place; softmax normalises each row of O entries; exp is y = e^n.
  * a (B, O) */
 void act_forward_f64(double *a, ptrdiff_t B, ptrdiff_t O, int act);
 void act_forward_f32(float *a, ptrdiff_t B, ptrdiff_t O, int act);
 
 /* d = d * act'(.) elementwise, the derivative evaluated from the activation OUTPUT a
  * (sigmoid a(1-a), tanh 1-a^2, relu [a>0], leaky_relu a>0 ? 1 : 0.01, elu a>0 ? 1 : a+1,
- * identity 1). Not for softmax, whose Jacobian is not diagonal (see output_delta).
+ * exp a, identity 1). Not for softmax, whose Jacobian is not diagonal (see output_delta).
  * d, a (n); d updated in place */
 void act_backward_f64(double *d, const double *a, ptrdiff_t n, int act);
 void act_backward_f32(float *d, const float *a, ptrdiff_t n, int act);
@@ -153,7 +162,8 @@ void dense_backward_sgd_f32(float *dx, float *W, float *b, const float *s, const
 /* Sum over the B rows of the per-row loss (accumulated in double):
  *   tse ||t-y||^2;  mse 1/2 ||t-y||^2;  cross_entropy -sum t log y (softmax output) or
  *   -sum [t log y + (1-t) log(1-y)] (sigmoid output), y clipped to [eps, 1-eps] as
- *   scikit-learn does (eps = machine epsilon of the precision).
+ *   scikit-learn does (eps = machine epsilon of the precision); poisson
+ *   sum [t log(t/y) - t + y] with 0 log 0 = 0 (scikit-learn's half Poisson deviance).
  * y, t (B, K) */
 double loss_forward_f64(const double *y, const double *t, ptrdiff_t B, ptrdiff_t K, int loss,
                         int out_act);
@@ -163,7 +173,8 @@ double loss_forward_f32(const float *y, const float *t, ptrdiff_t B, ptrdiff_t K
 /* S = d(per-row loss)/dn_L for every row; S overwritten. With g = dloss/dy
  * (tse -2(t-y), mse -(t-y)): S = A_L g for elementwise outputs (the notes' S_L = -2 A_L e),
  * S = y * (g - y.g) for softmax (its Jacobian diag(y) - y y^T, not formed),
- * cross_entropy: S = y sum(t) - t for softmax, S = y - t for sigmoid.
+ * cross_entropy: S = y sum(t) - t for softmax, S = y - t for sigmoid; poisson (exp output,
+ * dy/dn = y): S = y - t.
  * y, t, S (B, K) */
 void output_delta_f64(double *S, const double *y, const double *t, ptrdiff_t B, ptrdiff_t K,
                       int loss, int out_act);
@@ -197,6 +208,9 @@ typedef struct cmlp_optim {
     double eps;      /* adagrad, rmsprop, adam */
     double l1, l2;   /* penalty l1 sum |w| + l2 sum w^2 over the weights (not the biases) */
     int64_t t;       /* steps taken so far; optim_step increments it first */
+    int scale_penalty; /* 0: the penalty's gradient is added as is; 1: it is multiplied by the
+                        * step's scale too (1 / the batch's weight sum: scikit-learn's
+                        * alpha W / sum w over each batch, with l2 = alpha / 2) */
 } cmlp_optim;
 
 /* The torch.optim updates (PyTorch's documented formulas), in place, one pass over P:
@@ -234,7 +248,7 @@ double penalty_grad_f64(double *g, const double *p, double l1, double l2,
 double penalty_grad_f32(float *g, const float *p, float l1, float l2, const cmlp_arch *arch);
 
 /* One optimizer step from a summed gradient: grad = scale grad (+ the penalty's gradient,
- * as penalty_grad), opt->t += 1, then the update of opt->kind with opt->lr. grad is
+ * as penalty_grad, times scale if opt->scale_penalty), opt->t += 1, then the update of opt->kind with opt->lr. grad is
  * overwritten (plain sgd without penalty instead does p -= (lr scale) grad in one pass and
  * leaves grad as it was); state holds the optimizer's arrays (momentum/nesterov b, adagrad s, rmsprop
  * v: the first P; adam m then v: all 2P), zero before the first step. Returns the penalty.
@@ -253,20 +267,21 @@ void net_forward_f64(double *Y, double *work, const double *params, const double
 void net_forward_f32(float *Y, float *work, const float *params, const float *X, ptrdiff_t N,
                      const cmlp_arch *arch);
 
-/* Returns the sum over the N rows of the per-row loss of network(X) against T.
- * params (P)  X (N, n_0)  T (N, K)  work (cmlp_forward_work_size) */
+/* Returns the sum over the N rows of the per-row loss of network(X) against T (weighted:
+ * sum_r w_r l_r).
+ * params (P)  X (N, n_0)  T (N, K)  w (N) or NULL  work (cmlp_forward_work_size) */
 double net_loss_f64(double *work, const double *params, const double *X, const double *T,
-                    ptrdiff_t N, const cmlp_arch *arch);
+                    const double *w, ptrdiff_t N, const cmlp_arch *arch);
 double net_loss_f32(float *work, const float *params, const float *X, const float *T,
-                    ptrdiff_t N, const cmlp_arch *arch);
+                    const float *w, ptrdiff_t N, const cmlp_arch *arch);
 
-/* grad += sum over the N rows of d(per-row loss)/d(params) (accumulated; zeroing is the
- * caller's); returns the sum of the per-row losses.
- * grad, params (P)  X (N, n_0)  T (N, K)  work (cmlp_gradient_work_size) */
+/* grad += sum over the N rows of w_r d(per-row loss)/d(params) (accumulated; zeroing is the
+ * caller's); returns the sum of the (weighted) per-row losses.
+ * grad, params (P)  X (N, n_0)  T (N, K)  w (N) or NULL  work (cmlp_gradient_work_size) */
 double net_gradients_f64(double *grad, double *work, const double *params, const double *X,
-                         const double *T, ptrdiff_t N, const cmlp_arch *arch);
+                         const double *T, const double *w, ptrdiff_t N, const cmlp_arch *arch);
 double net_gradients_f32(float *grad, float *work, const float *params, const float *X,
-                         const float *T, ptrdiff_t N, const cmlp_arch *arch);
+                         const float *T, const float *w, ptrdiff_t N, const cmlp_arch *arch);
 
 /* The notes' per-sample SGD over the rows perm[0..n) of X: for each row, the forward pass,
  * S_L, then for i = L..1 one pass over W_i (product with the old W_i, then the update
@@ -274,12 +289,16 @@ double net_gradients_f32(float *grad, float *work, const float *params, const fl
  * finite, or whose update would leave a parameter not finite, stops the loop before its
  * update with CMLP_NONFINITE, the parameters left as after the previous row (the end of
  * work holds a copy of params for that); otherwise such rows are applied like any other.
- * *done = rows completed; *loss_sum += their per-row losses (before their updates).
- * params (P)  X (N, n_0)  T (N, K)  perm (n), entries in [0, N)  work (cmlp_sgd_work_size) */
+ * *done = rows completed; *loss_sum += their per-row losses (before their updates), each
+ * times its weight. Weights: a row of weight 0 is skipped (no forward pass, no update); any
+ * weight > 0 leaves the row's update as it is, since the weighted mean over a batch of one
+ * row, w g / w, is g: with one row per step a weight only decides whether the row counts.
+ * params (P)  X (N, n_0)  T (N, K)  w (N) or NULL  perm (n), entries in [0, N)
+ * work (cmlp_sgd_work_size) */
 int sgd_epoch_f64(double *params, double *work, const double *X, const double *T,
-                  const int64_t *perm, ptrdiff_t n, const cmlp_arch *arch, double lr,
-                  int stop_nonfinite, ptrdiff_t *done, double *loss_sum);
-int sgd_epoch_f32(float *params, float *work, const float *X, const float *T,
+                  const double *w, const int64_t *perm, ptrdiff_t n, const cmlp_arch *arch,
+                  double lr, int stop_nonfinite, ptrdiff_t *done, double *loss_sum);
+int sgd_epoch_f32(float *params, float *work, const float *X, const float *T, const float *w,
                   const int64_t *perm, ptrdiff_t n, const cmlp_arch *arch, float lr,
                   int stop_nonfinite, ptrdiff_t *done, double *loss_sum);
 
@@ -288,34 +307,38 @@ int sgd_epoch_f32(float *params, float *work, const float *X, const float *T,
 /* As net_gradients, with inverted dropout on the hidden layers: unit j of hidden layer i
  * (1-based, i < L) in row r is kept when U[r, n_1 + ... + n_{i-1} + j] >= drop[i-1] and
  * then scaled by 1 / (1 - drop[i-1]), else zeroed; the backward pass uses the same masks.
- * U == NULL: no dropout (exactly net_gradients). Returns the summed per-row losses.
- * grad, params (P)  X (N, n_0)  T (N, K)  U (N, H), H = n_1 + ... + n_{L-1}  drop (L - 1)
- * work (cmlp_dropout_work_size) */
+ * U == NULL: no dropout (exactly net_gradients). Returns the summed (weighted) per-row losses.
+ * grad, params (P)  X (N, n_0)  T (N, K)  w (N) or NULL  U (N, H), H = n_1 + ... + n_{L-1}
+ * drop (L - 1)  work (cmlp_dropout_work_size) */
 double net_gradients_dropout_f64(double *grad, double *work, const double *params,
-                                 const double *X, const double *T, const double *U,
-                                 const double *drop, ptrdiff_t N, const cmlp_arch *arch);
+                                 const double *X, const double *T, const double *w,
+                                 const double *U, const double *drop, ptrdiff_t N,
+                                 const cmlp_arch *arch);
 double net_gradients_dropout_f32(float *grad, float *work, const float *params, const float *X,
-                                 const float *T, const float *U, const double *drop,
-                                 ptrdiff_t N, const cmlp_arch *arch);
+                                 const float *T, const float *w, const float *U,
+                                 const double *drop, ptrdiff_t N, const cmlp_arch *arch);
 
 /* Minibatch training over the rows perm[0..n): batches perm[0:B], perm[B:2B], ... (the last
  * may be shorter, m rows). For each: gather its rows into work, grad = sum of the per-row
  * gradients (net_gradients_dropout with U's rows s..s+m), then optim_step with scale 1/m:
- * the step follows the mean gradient over the batch plus the penalty's gradient. If
+ * the step follows the mean gradient over the batch plus the penalty's gradient. With
+ * weights, grad = sum w_r g_r and the scale is 1 / sum w_r over the batch (the weighted mean);
+ * a batch whose weights sum to 0 makes no step (parameters, state and opt->t unchanged). If
  * stop_nonfinite, a batch whose summed loss is not finite, or whose update leaves a
  * parameter non-finite (the update is then undone; the optimizer state is not), stops the
  * loop with CMLP_NONFINITE, the parameters as after the previous batch. *done = rows of the
  * completed batches; *loss_sum += their losses.
- * params, grad (P)  state (2P)  X (N, n_0)  T (N, K)  perm (n), entries in [0, N)
- * U (n, H) or NULL  drop (L - 1)
- * work: B (n_0 + K) + P + cmlp_dropout_work_size elements */
+ * params, grad (P)  state (2P)  X (N, n_0)  T (N, K)  w (N) or NULL
+ * perm (n), entries in [0, N)  U (n, H) or NULL  drop (L - 1)
+ * work: B (n_0 + K + 1) + P + cmlp_dropout_work_size elements */
 int train_batches_f64(double *params, double *grad, double *state, double *work,
-                      const double *X, const double *T, const int64_t *perm, ptrdiff_t n,
-                      ptrdiff_t B, const double *U, const double *drop, const cmlp_arch *arch,
-                      cmlp_optim *opt, int stop_nonfinite, ptrdiff_t *done, double *loss_sum);
+                      const double *X, const double *T, const double *w, const int64_t *perm,
+                      ptrdiff_t n, ptrdiff_t B, const double *U, const double *drop,
+                      const cmlp_arch *arch, cmlp_optim *opt, int stop_nonfinite,
+                      ptrdiff_t *done, double *loss_sum);
 int train_batches_f32(float *params, float *grad, float *state, float *work, const float *X,
-                      const float *T, const int64_t *perm, ptrdiff_t n, ptrdiff_t B,
-                      const float *U, const double *drop, const cmlp_arch *arch,
+                      const float *T, const float *w, const int64_t *perm, ptrdiff_t n,
+                      ptrdiff_t B, const float *U, const double *drop, const cmlp_arch *arch,
                       cmlp_optim *opt, int stop_nonfinite, ptrdiff_t *done, double *loss_sum);
 
 /* ---- threads.c and train_tmpl.h: minibatch training on several threads ---- */
@@ -334,7 +357,7 @@ void cmlp_barrier_wait(cmlp_barrier *b);
 /* Everything the threads of train_team share (void pointers: real * of the precision).
  * Inputs: params (P)  grads[k] (P) per thread, zero on entry and left zero  state (2P)
  * backup (P)  work[k] per thread: cmlp_team_work_size elements  X (N, n_0)  T (N, K)
- * perm (n)  U (n, H) or NULL  drop (L - 1)  n  B  arch  opt  stop_nonfinite.
+ * w (N) or NULL  perm (n)  U (n, H) or NULL  drop (L - 1)  n  B  arch  opt  stop_nonfinite.
  * Outputs (set when every thread has returned): status, done, loss_sum (+=), opt->t.
  * losses, flags: one slot per thread, for the exchange between threads. */
 typedef struct cmlp_team {
@@ -343,7 +366,7 @@ typedef struct cmlp_team {
     void *params, *state, *backup;
     void *grads[CMLP_MAX_THREADS];
     void *work[CMLP_MAX_THREADS];
-    const void *X, *T, *U;
+    const void *X, *T, *U, *w;
     const int64_t *perm;
     const double *drop;
     ptrdiff_t n, B;
@@ -358,7 +381,7 @@ typedef struct cmlp_team {
 } cmlp_team;
 
 /* Elements of one thread's work in train_team: its rows of a batch (ceil(B / n_threads)
- * rows of X and T), then cmlp_dropout_work_size. */
+ * rows of X and T, and their weights), then cmlp_dropout_work_size. */
 ptrdiff_t cmlp_team_work_size(const cmlp_arch *arch, ptrdiff_t B, int n_threads);
 
 /* train_batches on a team of team->n_threads threads; each calls this once with its own
@@ -367,19 +390,19 @@ ptrdiff_t cmlp_team_work_size(const cmlp_arch *arch, ptrdiff_t B, int n_threads)
  * grads[k]; after a barrier, thread k adds the T buffers in thread order over its part
  * [P k / T, P (k + 1) / T) of the parameters, zeroes them there, and applies the optimizer
  * step to that part; a second barrier ends the batch. Deterministic for a given n_threads;
- * a different n_threads changes the order of the gradient sums only. The non-finite rules
- * are train_batches'. */
+ * a different n_threads changes the order of the gradient sums only. The non-finite and
+ * weight rules are train_batches' (every thread sums the whole batch's weights, in order). */
 int train_team_f64(cmlp_team *team, int tid);
 int train_team_f32(cmlp_team *team, int tid);
 
-/* As net_loss (the same sum, bit for bit), and *correct = rows whose predicted class equals
- * the target's: argmax of y against argmax of t, or for one output unit y > 0.5 (tanh: > 0)
- * against t > 0.5 (tanh: > 0).
- * params (P)  X (N, n_0)  T (N, K)  work (cmlp_forward_work_size) */
+/* As net_loss (the same sum, bit for bit), and *correct = the summed weight of the rows
+ * whose predicted class equals the target's (their count when w == NULL): argmax of y
+ * against argmax of t, or for one output unit y > 0.5 (tanh: > 0) against t > 0.5 (tanh: > 0).
+ * params (P)  X (N, n_0)  T (N, K)  w (N) or NULL  work (cmlp_forward_work_size) */
 double net_evaluate_f64(double *work, const double *params, const double *X, const double *T,
-                        ptrdiff_t N, const cmlp_arch *arch, ptrdiff_t *correct);
+                        const double *w, ptrdiff_t N, const cmlp_arch *arch, double *correct);
 double net_evaluate_f32(float *work, const float *params, const float *X, const float *T,
-                        ptrdiff_t N, const cmlp_arch *arch, ptrdiff_t *correct);
+                        const float *w, ptrdiff_t N, const cmlp_arch *arch, double *correct);
 
 #ifdef __cplusplus
 }

@@ -10,6 +10,7 @@ static real FN(act_deriv)(real a, int act)
     case CMLP_RELU: return a > 0 ? R_LIT(1.0) : R_LIT(0.0);
     case CMLP_LEAKY_RELU: return a > 0 ? R_LIT(1.0) : R_LIT(0.01);
     case CMLP_ELU: return a > 0 ? R_LIT(1.0) : a + R_LIT(1.0);
+    case CMLP_EXP: return a;
     default: return R_LIT(1.0);
     }
 }

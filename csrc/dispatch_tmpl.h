@@ -15,12 +15,12 @@ typedef struct {
     void (*sgd_update)(real *, const real *, real, ptrdiff_t);
     void (*net_forward)(real *, real *, const real *, const real *, ptrdiff_t,
                         const cmlp_arch *);
-    double (*net_loss)(real *, const real *, const real *, const real *, ptrdiff_t,
-                       const cmlp_arch *);
-    double (*net_gradients)(real *, real *, const real *, const real *, const real *, ptrdiff_t,
-                            const cmlp_arch *);
-    int (*sgd_epoch)(real *, real *, const real *, const real *, const int64_t *, ptrdiff_t,
-                     const cmlp_arch *, real, int, ptrdiff_t *, double *);
+    double (*net_loss)(real *, const real *, const real *, const real *, const real *,
+                       ptrdiff_t, const cmlp_arch *);
+    double (*net_gradients)(real *, real *, const real *, const real *, const real *,
+                            const real *, ptrdiff_t, const cmlp_arch *);
+    int (*sgd_epoch)(real *, real *, const real *, const real *, const real *, const int64_t *,
+                     ptrdiff_t, const cmlp_arch *, real, int, ptrdiff_t *, double *);
     void (*momentum_update)(real *, real *, const real *, real, real, int, ptrdiff_t);
     void (*adagrad_update)(real *, real *, const real *, real, real, ptrdiff_t);
     void (*rmsprop_update)(real *, real *, const real *, real, real, real, ptrdiff_t);
@@ -29,12 +29,14 @@ typedef struct {
     double (*penalty_grad)(real *, const real *, real, real, const cmlp_arch *);
     double (*optim_step)(real *, real *, real *, cmlp_optim *, real, const cmlp_arch *);
     double (*net_gradients_dropout)(real *, real *, const real *, const real *, const real *,
-                                    const real *, const double *, ptrdiff_t, const cmlp_arch *);
+                                    const real *, const real *, const double *, ptrdiff_t,
+                                    const cmlp_arch *);
     int (*train_batches)(real *, real *, real *, real *, const real *, const real *,
-                         const int64_t *, ptrdiff_t, ptrdiff_t, const real *, const double *,
-                         const cmlp_arch *, cmlp_optim *, int, ptrdiff_t *, double *);
-    double (*net_evaluate)(real *, const real *, const real *, const real *, ptrdiff_t,
-                           const cmlp_arch *, ptrdiff_t *);
+                         const real *, const int64_t *, ptrdiff_t, ptrdiff_t, const real *,
+                         const double *, const cmlp_arch *, cmlp_optim *, int, ptrdiff_t *,
+                         double *);
+    double (*net_evaluate)(real *, const real *, const real *, const real *, const real *,
+                           ptrdiff_t, const cmlp_arch *, double *);
     int (*train_team)(cmlp_team *, int);
 } FP(kernel_table);
 
@@ -108,23 +110,24 @@ void FP(net_forward)(real *Y, real *work, const real *params, const real *X, ptr
     K.net_forward(Y, work, params, X, N, arch);
 }
 
-double FP(net_loss)(real *work, const real *params, const real *X, const real *T, ptrdiff_t N,
-                    const cmlp_arch *arch)
+double FP(net_loss)(real *work, const real *params, const real *X, const real *T,
+                    const real *w, ptrdiff_t N, const cmlp_arch *arch)
 {
-    return K.net_loss(work, params, X, T, N, arch);
+    return K.net_loss(work, params, X, T, w, N, arch);
 }
 
 double FP(net_gradients)(real *grad, real *work, const real *params, const real *X,
-                         const real *T, ptrdiff_t N, const cmlp_arch *arch)
+                         const real *T, const real *w, ptrdiff_t N, const cmlp_arch *arch)
 {
-    return K.net_gradients(grad, work, params, X, T, N, arch);
+    return K.net_gradients(grad, work, params, X, T, w, N, arch);
 }
 
-int FP(sgd_epoch)(real *params, real *work, const real *X, const real *T, const int64_t *perm,
-                  ptrdiff_t n, const cmlp_arch *arch, real lr, int stop_nonfinite,
-                  ptrdiff_t *done, double *loss_sum)
+int FP(sgd_epoch)(real *params, real *work, const real *X, const real *T, const real *w,
+                  const int64_t *perm, ptrdiff_t n, const cmlp_arch *arch, real lr,
+                  int stop_nonfinite, ptrdiff_t *done, double *loss_sum)
 {
-    return K.sgd_epoch(params, work, X, T, perm, n, arch, lr, stop_nonfinite, done, loss_sum);
+    return K.sgd_epoch(params, work, X, T, w, perm, n, arch, lr, stop_nonfinite, done,
+                       loss_sum);
 }
 
 void FP(momentum_update)(real *p, real *b, const real *g, real lr, real mu, int nesterov,
@@ -162,25 +165,25 @@ double FP(optim_step)(real *params, real *grad, real *state, cmlp_optim *opt, re
 }
 
 double FP(net_gradients_dropout)(real *grad, real *work, const real *params, const real *X,
-                                 const real *T, const real *U, const double *drop, ptrdiff_t N,
-                                 const cmlp_arch *arch)
+                                 const real *T, const real *w, const real *U, const double *drop,
+                                 ptrdiff_t N, const cmlp_arch *arch)
 {
-    return K.net_gradients_dropout(grad, work, params, X, T, U, drop, N, arch);
+    return K.net_gradients_dropout(grad, work, params, X, T, w, U, drop, N, arch);
 }
 
 int FP(train_batches)(real *params, real *grad, real *state, real *work, const real *X,
-                      const real *T, const int64_t *perm, ptrdiff_t n, ptrdiff_t B,
-                      const real *U, const double *drop, const cmlp_arch *arch, cmlp_optim *opt,
-                      int stop_nonfinite, ptrdiff_t *done, double *loss_sum)
+                      const real *T, const real *w, const int64_t *perm, ptrdiff_t n,
+                      ptrdiff_t B, const real *U, const double *drop, const cmlp_arch *arch,
+                      cmlp_optim *opt, int stop_nonfinite, ptrdiff_t *done, double *loss_sum)
 {
-    return K.train_batches(params, grad, state, work, X, T, perm, n, B, U, drop, arch, opt,
+    return K.train_batches(params, grad, state, work, X, T, w, perm, n, B, U, drop, arch, opt,
                            stop_nonfinite, done, loss_sum);
 }
 
 double FP(net_evaluate)(real *work, const real *params, const real *X, const real *T,
-                        ptrdiff_t N, const cmlp_arch *arch, ptrdiff_t *correct)
+                        const real *w, ptrdiff_t N, const cmlp_arch *arch, double *correct)
 {
-    return K.net_evaluate(work, params, X, T, N, arch, correct);
+    return K.net_evaluate(work, params, X, T, w, N, arch, correct);
 }
 
 int FP(train_team)(cmlp_team *team, int tid)

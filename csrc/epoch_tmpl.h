@@ -47,10 +47,10 @@ void FN(net_forward)(real *Y, real *work, const real *params, const real *X, ptr
     }
 }
 
-double FN(net_loss)(real *work, const real *params, const real *X, const real *T, ptrdiff_t N,
-                    const cmlp_arch *arch)
+double FN(net_loss)(real *work, const real *params, const real *X, const real *T,
+                    const real *w, ptrdiff_t N, const cmlp_arch *arch)
 {
-    /* params (P)  X (N, n_0)  T (N, K)  work (cmlp_forward_work_size) */
+    /* params (P)  X (N, n_0)  T (N, K)  w (N) or NULL  work (cmlp_forward_work_size) */
     const ptrdiff_t L = arch->n_layers, n0 = arch->sizes[0], K = arch->sizes[L];
     const ptrdiff_t R = cmlp_block_rows(arch);
     real *buf1 = work + R * cmlp_max_width(arch);
@@ -62,16 +62,17 @@ double FN(net_loss)(real *work, const real *params, const real *X, const real *T
     for (r0 = 0; r0 < N; r0 += R) {
         const ptrdiff_t nb = N - r0 < R ? N - r0 : R;
         const real *y = FN(block_forward)(last, work, buf1, idx, params, X + r0 * n0, nb, arch);
-        total += FN(loss_forward)(y, T + r0 * K, nb, K, arch->loss, arch->acts[L - 1]);
+        total += FN(loss_rows)(y, T + r0 * K, w == NULL ? NULL : w + r0, nb, K, arch->loss,
+                               arch->acts[L - 1]);
     }
     return total;
 }
 
 double FN(net_gradients)(real *grad, real *work, const real *params, const real *X,
-                         const real *T, ptrdiff_t N, const cmlp_arch *arch)
+                         const real *T, const real *w, ptrdiff_t N, const cmlp_arch *arch)
 {
     /* the dropout driver without masks (train_tmpl.h): work (cmlp_gradient_work_size) */
-    return FN(net_gradients_dropout)(grad, work, params, X, T, NULL, NULL, N, arch);
+    return FN(net_gradients_dropout)(grad, work, params, X, T, w, NULL, NULL, N, arch);
 }
 
 /* 1 if every p[i] is finite: p * 0 is 0 for finite p and NaN for inf or NaN (vectorised). */
@@ -87,10 +88,10 @@ static int FN(all_finite)(const real *p, ptrdiff_t n)
 /* The per-sample SGD loop itself (see sgd_epoch in cmlp.h).
  * work: a_1..a_L of one row (sum n_i), then two deltas (max_width each) */
 static int FN(sgd_rows)(real *params, real *work, const real *X, const real *T,
-                        const int64_t *perm, ptrdiff_t n, const cmlp_arch *arch, real lr,
-                        int stop_nonfinite, ptrdiff_t *done, double *loss_sum)
+                        const real *w, const int64_t *perm, ptrdiff_t n, const cmlp_arch *arch,
+                        real lr, int stop_nonfinite, ptrdiff_t *done, double *loss_sum)
 {
-    /* params (P)  X (N, n_0)  T (N, K)  perm (n) */
+    /* params (P)  X (N, n_0)  T (N, K)  w (N) or NULL  perm (n) */
     const ptrdiff_t L = arch->n_layers, n0 = arch->sizes[0], K = arch->sizes[L];
     const ptrdiff_t maxw = cmlp_max_width(arch), P = cmlp_param_count(arch);
     ptrdiff_t s, i, a_size = 0;
@@ -100,6 +101,7 @@ static int FN(sgd_rows)(real *params, real *work, const real *X, const real *T,
         real *p = params, *a = work, *d_cur = work + a_size, *d_prev = d_cur + maxw, *tmp;
         ptrdiff_t off = P;
         double l;
+        if (w != NULL && w[perm[s]] == 0) continue; /* a row of weight 0 does not count */
         for (i = 0; i < L; i++) {
             const ptrdiff_t I = arch->sizes[i], O = arch->sizes[i + 1];
             FN(dense_forward)(a, in, p, p + I * O, 1, I, O, arch->acts[i]);
@@ -113,7 +115,8 @@ static int FN(sgd_rows)(real *params, real *work, const real *X, const real *T,
             *done = s;
             return CMLP_NONFINITE;
         }
-        *loss_sum += l;
+        /* a weight > 0 does not change the step: the weighted mean over one row is g */
+        *loss_sum += w == NULL ? l : (double)w[perm[s]] * l;
         FN(output_delta)(d_cur, y, t, 1, K, arch->loss, arch->acts[L - 1]);
         /* S_i for every layer from the weights as they were before this row: layer i's
          * pass reads W_i before updating it, and W_{i-1} is not touched until later */
@@ -134,9 +137,9 @@ static int FN(sgd_rows)(real *params, real *work, const real *X, const real *T,
     return CMLP_OK;
 }
 
-int FN(sgd_epoch)(real *params, real *work, const real *X, const real *T, const int64_t *perm,
-                  ptrdiff_t n, const cmlp_arch *arch, real lr, int stop_nonfinite, ptrdiff_t *done,
-                  double *loss_sum)
+int FN(sgd_epoch)(real *params, real *work, const real *X, const real *T, const real *w,
+                  const int64_t *perm, ptrdiff_t n, const cmlp_arch *arch, real lr,
+                  int stop_nonfinite, ptrdiff_t *done, double *loss_sum)
 {
     /* work: sgd_rows' buffers, then a copy of params (P) at its end.
      * A row's loss is checked before its update, but an update can still overflow the
@@ -149,9 +152,10 @@ int FN(sgd_epoch)(real *params, real *work, const real *X, const real *T, const 
     double partial = 0;
     ptrdiff_t s, one;
     int status;
-    if (!stop_nonfinite) return FN(sgd_rows)(params, work, X, T, perm, n, arch, lr, 0, done, loss_sum);
+    if (!stop_nonfinite)
+        return FN(sgd_rows)(params, work, X, T, w, perm, n, arch, lr, 0, done, loss_sum);
     memcpy(backup, params, (size_t)P * sizeof(real));
-    status = FN(sgd_rows)(params, work, X, T, perm, n, arch, lr, 1, done, &partial);
+    status = FN(sgd_rows)(params, work, X, T, w, perm, n, arch, lr, 1, done, &partial);
     if (FN(all_finite)(params, P)) {
         *loss_sum += partial;
         return status;
@@ -160,7 +164,7 @@ int FN(sgd_epoch)(real *params, real *work, const real *X, const real *T, const 
     for (s = 0; s < n; s++) {
         double l = 0;
         memcpy(backup, params, (size_t)P * sizeof(real));
-        status = FN(sgd_rows)(params, work, X, T, perm + s, 1, arch, lr, 1, &one, &l);
+        status = FN(sgd_rows)(params, work, X, T, w, perm + s, 1, arch, lr, 1, &one, &l);
         if (status != CMLP_OK || !FN(all_finite)(params, P)) {
             memcpy(params, backup, (size_t)P * sizeof(real));
             *done = s;

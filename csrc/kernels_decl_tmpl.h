@@ -16,12 +16,12 @@ void FN(output_delta)(real *S, const real *y, const real *t, ptrdiff_t B, ptrdif
 void FN(sgd_update)(real *p, const real *g, real lr, ptrdiff_t P);
 void FN(net_forward)(real *Y, real *work, const real *params, const real *X, ptrdiff_t N,
                      const cmlp_arch *arch);
-double FN(net_loss)(real *work, const real *params, const real *X, const real *T, ptrdiff_t N,
-                    const cmlp_arch *arch);
+double FN(net_loss)(real *work, const real *params, const real *X, const real *T,
+                    const real *w, ptrdiff_t N, const cmlp_arch *arch);
 double FN(net_gradients)(real *grad, real *work, const real *params, const real *X,
-                         const real *T, ptrdiff_t N, const cmlp_arch *arch);
-int FN(sgd_epoch)(real *params, real *work, const real *X, const real *T, const int64_t *perm,
-                  ptrdiff_t n, const cmlp_arch *arch, real lr, int stop_nonfinite,
+                         const real *T, const real *w, ptrdiff_t N, const cmlp_arch *arch);
+int FN(sgd_epoch)(real *params, real *work, const real *X, const real *T, const real *w,
+                  const int64_t *perm, ptrdiff_t n, const cmlp_arch *arch, real lr, int stop_nonfinite,
                   ptrdiff_t *done, double *loss_sum);
 void FN(momentum_update)(real *p, real *b, const real *g, real lr, real mu, int nesterov,
                          ptrdiff_t P);
@@ -34,12 +34,12 @@ double FN(penalty_grad)(real *g, const real *p, real l1, real l2, const cmlp_arc
 double FN(optim_step)(real *params, real *grad, real *state, cmlp_optim *opt, real scale,
                       const cmlp_arch *arch);
 double FN(net_gradients_dropout)(real *grad, real *work, const real *params, const real *X,
-                                 const real *T, const real *U, const double *drop, ptrdiff_t N,
+                                 const real *T, const real *w, const real *U, const double *drop, ptrdiff_t N,
                                  const cmlp_arch *arch);
 int FN(train_batches)(real *params, real *grad, real *state, real *work, const real *X,
-                      const real *T, const int64_t *perm, ptrdiff_t n, ptrdiff_t B,
+                      const real *T, const real *w, const int64_t *perm, ptrdiff_t n, ptrdiff_t B,
                       const real *U, const double *drop, const cmlp_arch *arch, cmlp_optim *opt,
                       int stop_nonfinite, ptrdiff_t *done, double *loss_sum);
 double FN(net_evaluate)(real *work, const real *params, const real *X, const real *T,
-                        ptrdiff_t N, const cmlp_arch *arch, ptrdiff_t *correct);
+                        const real *w, ptrdiff_t N, const cmlp_arch *arch, double *correct);
 int FN(train_team)(cmlp_team *team, int tid);

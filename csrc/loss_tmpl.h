@@ -18,6 +18,14 @@ double FN(loss_forward)(const real *y, const real *t, ptrdiff_t B, ptrdiff_t K, 
         }
         return acc;
     }
+    if (loss == CMLP_POISSON) {
+        /* t log(t / y) - t + y, with 0 log 0 = 0; y = 0 or inf gives inf or NaN, as it should */
+        for (i = 0; i < n; i++) {
+            const double yi = y[i], ti = t[i];
+            acc += (ti != 0 ? ti * log(ti / yi) : 0) - ti + yi;
+        }
+        return acc;
+    }
     for (i = 0; i < n; i++) {
         const double e = (double)t[i] - (double)y[i];
         acc += e * e;
@@ -34,7 +42,9 @@ void FN(output_delta)(real *S, const real *y, const real *t, ptrdiff_t B, ptrdif
     for (r = 0; r < B; r++) {
         const real *yr = y + r * K, *tr = t + r * K;
         real *Sr = S + r * K;
-        if (loss == CMLP_CROSS_ENTROPY) {
+        if (loss == CMLP_POISSON) { /* the exp output's derivative y cancels the 1/y */
+            for (j = 0; j < K; j++) Sr[j] = yr[j] - tr[j];
+        } else if (loss == CMLP_CROSS_ENTROPY) {
             if (out_act == CMLP_SOFTMAX) {
                 real st = 0;
                 for (j = 0; j < K; j++) st += tr[j];
@@ -53,6 +63,37 @@ void FN(output_delta)(real *S, const real *y, const real *t, ptrdiff_t B, ptrdif
         } else {
             for (j = 0; j < K; j++) Sr[j] = gscale * (tr[j] - yr[j]);
             FN(act_backward)(Sr, yr, K, out_act);
+        }
+    }
+}
+
+/* The weighted loss of B rows: sum_r w_r l_r (w NULL: loss_forward itself, bit for bit). Rows
+ * of weight 0 are skipped, so a non-finite output there counts for nothing.
+ * y, t (B, K)  w (B) or NULL */
+static double FN(loss_rows)(const real *y, const real *t, const real *w, ptrdiff_t B,
+                            ptrdiff_t K, int loss, int out_act)
+{
+    double acc = 0;
+    ptrdiff_t r;
+    if (w == NULL) return FN(loss_forward)(y, t, B, K, loss, out_act);
+    for (r = 0; r < B; r++)
+        if (w[r] != 0)
+            acc += (double)w[r] * FN(loss_forward)(y + r * K, t + r * K, 1, K, loss, out_act);
+    return acc;
+}
+
+/* S_r = w_r S_r for each of the B rows; rows of weight 0 become exactly 0 (whatever S held).
+ * S (B, K)  w (B) */
+static void FN(weight_rows)(real *S, const real *w, ptrdiff_t B, ptrdiff_t K)
+{
+    ptrdiff_t r, j;
+    for (r = 0; r < B; r++) {
+        real *Sr = S + r * K;
+        const real wr = w[r];
+        if (wr == 0) {
+            for (j = 0; j < K; j++) Sr[j] = 0;
+        } else {
+            for (j = 0; j < K; j++) Sr[j] *= wr;
         }
     }
 }

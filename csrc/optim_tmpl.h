@@ -146,8 +146,12 @@ static double FN(optim_step_range)(real *params, real *grad, real *state,
         CMLP_SIMD
         for (i = 0; i < n; i++) g[i] *= scale;
     }
-    if (opt->l1 != 0 || opt->l2 != 0)
-        pen = FN(penalty_grad_range)(grad, params, (real)opt->l1, (real)opt->l2, arch, lo, hi);
+    if (opt->l1 != 0 || opt->l2 != 0) {
+        /* scale_penalty: the penalty per unit of the batch's weight (scikit-learn's alpha) */
+        const double ps = opt->scale_penalty ? (double)scale : 1.0;
+        pen = FN(penalty_grad_range)(grad, params, (real)(opt->l1 * ps), (real)(opt->l2 * ps),
+                                     arch, lo, hi);
+    }
     switch (opt->kind) {
     case CMLP_OPT_MOMENTUM:
     case CMLP_OPT_NESTEROV:

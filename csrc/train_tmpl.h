@@ -10,10 +10,10 @@ static ptrdiff_t FN(hidden_width_sum)(const cmlp_arch *arch)
 }
 
 double FN(net_gradients_dropout)(real *grad, real *work, const real *params, const real *X,
-                                 const real *T, const real *U, const double *drop, ptrdiff_t N,
-                                 const cmlp_arch *arch)
+                                 const real *T, const real *w, const real *U, const double *drop,
+                                 ptrdiff_t N, const cmlp_arch *arch)
 {
-    /* grad, params (P)  X (N, n_0)  T (N, K)  U (N, H) or NULL  drop (L - 1)
+    /* grad, params (P)  X (N, n_0)  T (N, K)  w (N) or NULL  U (N, H) or NULL  drop (L - 1)
      * work: a_1..a_L of a block (the kept, scaled values the next layer reads), with U only
      * h_1..h_{L-1} (the activations before the mask: their derivatives), then two delta
      * blocks. Without U (no dropout; net_gradients) there is no h, and each layer's
@@ -59,10 +59,12 @@ double FN(net_gradients_dropout)(real *grad, real *work, const real *params, con
             a += R * O;
         }
         y = in;
-        total += FN(loss_forward)(y, T + r0 * K, nb, K, arch->loss, arch->acts[L - 1]);
+        total += FN(loss_rows)(y, T + r0 * K, w == NULL ? NULL : w + r0, nb, K, arch->loss,
+                               arch->acts[L - 1]);
         d_cur = hbase + (U != NULL ? R * H : 0);
         d_prev = d_cur + R * maxw;
         FN(output_delta)(d_cur, y, T + r0 * K, nb, K, arch->loss, arch->acts[L - 1]);
+        if (w != NULL) FN(weight_rows)(d_cur, w + r0, nb, K); /* S_L of row r times w_r */
         off = cmlp_param_count(arch);
         a = work + a_size;
         for (i = L; i >= 1; i--) {
@@ -150,31 +152,42 @@ static int FN(sgd_sum_step)(real *p, real *const *g, int ng, real c, real *backu
 }
 
 int FN(train_batches)(real *params, real *grad, real *state, real *work, const real *X,
-                      const real *T, const int64_t *perm, ptrdiff_t n, ptrdiff_t B,
-                      const real *U, const double *drop, const cmlp_arch *arch, cmlp_optim *opt,
-                      int stop_nonfinite, ptrdiff_t *done, double *loss_sum)
+                      const real *T, const real *w, const int64_t *perm, ptrdiff_t n,
+                      ptrdiff_t B, const real *U, const double *drop, const cmlp_arch *arch,
+                      cmlp_optim *opt, int stop_nonfinite, ptrdiff_t *done, double *loss_sum)
 {
-    /* params, grad (P)  state (2P)  X (N, n_0)  T (N, K)  perm (n)  U (n, H) or NULL
-     * work: Xb (B, n_0), Tb (B, K), a backup of params (P), then the gradient work.
+    /* params, grad (P)  state (2P)  X (N, n_0)  T (N, K)  w (N) or NULL  perm (n)
+     * U (n, H) or NULL
+     * work: Xb (B, n_0), Tb (B, K), wb (B), a backup of params (P), then the gradient work.
      * grad is zeroed here once and left zero after every step. */
     const ptrdiff_t L = arch->n_layers, n0 = arch->sizes[0], K = arch->sizes[L];
     const ptrdiff_t P = cmlp_param_count(arch), H = FN(hidden_width_sum)(arch);
     const int plain_sgd = opt->kind == CMLP_OPT_SGD && opt->l1 == 0 && opt->l2 == 0;
-    real *Xb = work, *Tb = work + B * n0, *backup = Tb + B * K, *gwork = backup + P;
+    real *Xb = work, *Tb = work + B * n0, *wb = Tb + B * K, *backup = wb + B;
+    real *gwork = backup + P;
     ptrdiff_t s, r, j;
     for (j = 0; j < P; j++) grad[j] = 0;
     for (s = 0; s < n; s += B) {
         const ptrdiff_t m = n - s < B ? n - s : B;
-        const real scale = (real)(1.0 / (double)m);
-        double l;
+        double l, wsum = (double)m;
+        real scale;
         int finite;
+        if (w != NULL) {
+            wsum = 0;
+            for (r = 0; r < m; r++) {
+                wb[r] = w[perm[s + r]];
+                wsum += wb[r];
+            }
+            if (wsum == 0) continue; /* a batch of weight 0: no step at all */
+        }
+        scale = (real)(1.0 / wsum); /* the (weighted) mean over the batch */
         for (r = 0; r < m; r++) {
             const real *xs = X + perm[s + r] * n0, *ts = T + perm[s + r] * K;
             for (j = 0; j < n0; j++) Xb[r * n0 + j] = xs[j];
             for (j = 0; j < K; j++) Tb[r * K + j] = ts[j];
         }
-        l = FN(net_gradients_dropout)(grad, gwork, params, Xb, Tb, U == NULL ? NULL : U + s * H,
-                                      drop, m, arch);
+        l = FN(net_gradients_dropout)(grad, gwork, params, Xb, Tb, w == NULL ? NULL : wb,
+                                      U == NULL ? NULL : U + s * H, drop, m, arch);
         if (stop_nonfinite && !isfinite(l)) {
             *done = s;
             return CMLP_NONFINITE;
@@ -213,27 +226,39 @@ int FN(train_team)(cmlp_team *team, int tid)
     /* this thread's part of the parameters */
     const ptrdiff_t lo = P * tid / nt, hi = P * (tid + 1) / nt;
     const real *X = (const real *)team->X, *T = (const real *)team->T;
-    const real *U = (const real *)team->U;
+    const real *U = (const real *)team->U, *w = (const real *)team->w;
     real *params = (real *)team->params, *state = (real *)team->state;
     real *backup = (real *)team->backup, *grad0 = (real *)team->grads[0];
     real *g = (real *)team->grads[tid];
-    real *Xb = (real *)team->work[tid], *Tb = Xb + rows * n0, *gwork = Tb + rows * K;
+    real *Xb = (real *)team->work[tid], *Tb = Xb + rows * n0, *wb = Tb + rows * K;
+    real *gwork = wb + rows;
     const int64_t t0 = team->opt->t; /* read before the first barrier; thread 0 sets it last */
     const int plain_sgd = team->opt->kind == CMLP_OPT_SGD && team->opt->l1 == 0 &&
                           team->opt->l2 == 0;
+    /* batch: the steps taken (a batch of weight 0 takes none) */
     ptrdiff_t s, r, j, k, batch = 0;
-    for (s = 0; s < n; s += B, batch++) {
+    for (s = 0; s < n; s += B) {
         const ptrdiff_t m = n - s < B ? n - s : B;
         const ptrdiff_t a = m * tid / nt, b = m * (tid + 1) / nt;
-        const real scale = (real)(1.0 / (double)m);
-        double total = 0;
+        double total = 0, wsum = (double)m;
+        real scale;
         int bad = 0;
+        if (w != NULL) {
+            /* every thread sums the whole batch's weights in the same order: the same
+             * scale everywhere, and the same decision to skip a batch of weight 0 */
+            wsum = 0;
+            for (r = 0; r < m; r++) wsum += w[team->perm[s + r]];
+            if (wsum == 0) continue;
+            for (r = a; r < b; r++) wb[r - a] = w[team->perm[s + r]];
+        }
+        scale = (real)(1.0 / wsum);
         for (r = a; r < b; r++) {
             const real *xs = X + team->perm[s + r] * n0, *ts = T + team->perm[s + r] * K;
             for (j = 0; j < n0; j++) Xb[(r - a) * n0 + j] = xs[j];
             for (j = 0; j < K; j++) Tb[(r - a) * K + j] = ts[j];
         }
         team->losses[tid] = b > a ? FN(net_gradients_dropout)(g, gwork, params, Xb, Tb,
+                                                              w == NULL ? NULL : wb,
                                                               U == NULL ? NULL : U + (s + a) * H,
                                                               team->drop, b - a, arch)
                                   : 0.0;
@@ -284,6 +309,7 @@ int FN(train_team)(cmlp_team *team, int tid)
             }
         }
         if (tid == 0) team->loss_sum += total;
+        batch++;
     }
     if (tid == 0) {
         team->status = CMLP_OK;
@@ -310,22 +336,25 @@ static int FN(same_class)(const real *y, const real *t, ptrdiff_t K, int out_act
 }
 
 double FN(net_evaluate)(real *work, const real *params, const real *X, const real *T,
-                        ptrdiff_t N, const cmlp_arch *arch, ptrdiff_t *correct)
+                        const real *w, ptrdiff_t N, const cmlp_arch *arch, double *correct)
 {
-    /* params (P)  X (N, n_0)  T (N, K)  work (cmlp_forward_work_size); as net_loss, and
-     * counts the rows whose predicted class is the target's */
+    /* params (P)  X (N, n_0)  T (N, K)  w (N) or NULL  work (cmlp_forward_work_size); as
+     * net_loss, and sums the weights of the rows whose predicted class is the target's */
     const ptrdiff_t L = arch->n_layers, n0 = arch->sizes[0], K = arch->sizes[L];
     const ptrdiff_t R = cmlp_block_rows(arch);
     real *buf1 = work + R * cmlp_max_width(arch);
     int32_t *idx = FN(forward_index)(work, arch);
     real *last = (L - 1) % 2 == 0 ? work : buf1;
-    double total = 0;
-    ptrdiff_t r0, r, c = 0;
+    double total = 0, c = 0;
+    ptrdiff_t r0, r;
     for (r0 = 0; r0 < N; r0 += R) {
         const ptrdiff_t nb = N - r0 < R ? N - r0 : R;
         const real *y = FN(block_forward)(last, work, buf1, idx, params, X + r0 * n0, nb, arch);
-        total += FN(loss_forward)(y, T + r0 * K, nb, K, arch->loss, arch->acts[L - 1]);
-        for (r = 0; r < nb; r++) c += FN(same_class)(y + r * K, T + (r0 + r) * K, K, arch->acts[L - 1]);
+        total += FN(loss_rows)(y, T + r0 * K, w == NULL ? NULL : w + r0, nb, K, arch->loss,
+                               arch->acts[L - 1]);
+        for (r = 0; r < nb; r++)
+            if (FN(same_class)(y + r * K, T + (r0 + r) * K, K, arch->acts[L - 1]))
+                c += w == NULL ? 1.0 : (double)w[r0 + r];
     }
     *correct = c;
     return total;

@@ -68,7 +68,7 @@ def _inputs(rng, B, I, dtype, sparse=True):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("act", HIDDEN + ["softmax"])
+@pytest.mark.parametrize("act", HIDDEN + ["softmax", "exp"])
 @pytest.mark.parametrize("B,I,O", [(1, 1, 1), (1, 7, 63), (7, 63, 7), (63, 7, 1), (5, 63, 63)])
 def test_dense_forward_matches_reference(dtype, act, B, I, O):
     if act == "softmax" and O == 1:
@@ -86,7 +86,7 @@ def test_dense_forward_matches_reference(dtype, act, B, I, O):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("act", HIDDEN)
+@pytest.mark.parametrize("act", HIDDEN + ["exp"])
 @pytest.mark.parametrize("n", SIZES)
 def test_act_backward_is_the_derivative_from_the_output(dtype, act, n):
     rng = np.random.default_rng(n)
@@ -99,8 +99,9 @@ def test_act_backward_is_the_derivative_from_the_output(dtype, act, n):
 
 
 def _loss_pairs():
-    for loss in ["tse", "mse", "cross_entropy"]:
-        outs = ["sigmoid", "softmax"] if loss == "cross_entropy" else HIDDEN + ["softmax"]
+    for loss in ["tse", "mse", "cross_entropy", "poisson"]:
+        outs = {"cross_entropy": ["sigmoid", "softmax"], "poisson": ["exp"]}.get(
+            loss, HIDDEN + ["softmax", "exp"])
         for out in outs:
             yield loss, out
 
@@ -115,6 +116,9 @@ def test_output_delta_and_loss_match_reference(dtype, loss, out, K):
     y = np.array([ref.activation(out, r) for r in n])
     labels = rng.integers(0, K, B)
     t = np.eye(K)[labels] if out in ("softmax", "sigmoid") else rng.standard_normal((B, K))
+    if loss == "poisson":
+        t = rng.poisson(1.5, (B, K)).astype(np.float64)  # counts
+        t[0, 0] = 0.0  # the 0 log 0 = 0 term
     S = np.empty((B, K), dtype=dtype)
     _core.output_delta(S, y.astype(dtype), t.astype(dtype), _core.LOSS_CODES[loss], CODES[out])
     expected = np.array([ref.output_delta(loss, out, t[r].reshape(-1, 1), y[r].reshape(-1, 1),
@@ -265,5 +269,5 @@ def test_network_drivers_over_block_boundaries(dtype):
 def test_all_pairs_are_covered():
     # guard the parametrisation above against silently shrinking
     pairs = list(_loss_pairs())
-    assert len(pairs) == 7 + 7 + 2
-    assert set(itertools.chain(HIDDEN, ["softmax"])) == set(CODES)
+    assert len(pairs) == 8 + 8 + 2 + 1
+    assert set(itertools.chain(HIDDEN, ["softmax", "exp"])) == set(CODES)

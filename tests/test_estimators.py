@@ -36,8 +36,28 @@ CHECKED = [
 ]
 
 
+def _expected_failed_checks(estimator):
+    """The sample-weight equivalence check (integer weights == repeated rows, zero weights ==
+    removed rows, predictions to rtol 1e-7) holds for full-batch float64 training (the
+    defaults here: batch_size "auto" covers the check's 15 rows), not otherwise:
+    - with minibatches smaller than the data, the batches of the weighted and the repeated
+      rows are different sets of rows, so the steps differ. scikit-learn's own MLP fails
+      this check with such settings too (with a ZeroDivisionError when a batch's weights sum
+      to 0; cmlp makes no step there); scikit-learn runs the check on its MLP only with
+      settings where it holds (PER_ESTIMATOR_CHECK_PARAMS: lbfgs, or sgd with full batches).
+    - in float32 the weighted sums and the sums over repeated rows round differently; after
+      200 Adam epochs the probabilities agree to about 4e-4 relative, not 1e-7.
+    """
+    reason = None
+    if estimator.batch_size != "auto":
+        reason = "minibatches: the weighted and repeated rows form different batches"
+    elif np.dtype(estimator.dtype) == np.float32:
+        reason = "float32: equivalent only to float32 rounding, not to rtol 1e-7"
+    return {} if reason is None else {"check_sample_weight_equivalence_on_dense_data": reason}
+
+
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
-@parametrize_with_checks(CHECKED)
+@parametrize_with_checks(CHECKED, expected_failed_checks=_expected_failed_checks)
 def test_sklearn_check_estimator(estimator, check):
     check(estimator)
 
@@ -142,17 +162,16 @@ def test_adam_default_epsilon_close_to_sklearn():
 
 
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
-def test_l2_on_a_short_last_batch_is_approximate():
-    """alpha W / B on the last, shorter batch (scikit-learn: alpha W / n_last): close, not
-    exact, as documented."""
+def test_l2_on_a_short_last_batch_is_exact():
+    """alpha W / n_last on the last, shorter batch, as scikit-learn (the engine scales the
+    penalty's gradient by 1 / the batch's size, or weight sum)."""
     X, y = _blobs()
     kw = dict(hidden_layer_sizes=(8,), solver="sgd", momentum=0.0, learning_rate_init=0.1,
               alpha=1e-2, batch_size=10, random_state=0, max_iter=5, **SAME)
     sk = SkMLPClassifier(**kw).fit(X, y)
     cm = MLPClassifier(**kw).fit(X, y)
-    loss = _sk_whole_set_loss(sk, X, y, 1e-2)
-    assert cm.loss_ == pytest.approx(loss, rel=1e-3)
-    assert cm.loss_ != pytest.approx(loss, rel=1e-9)
+    _assert_params_close(sk, cm)
+    assert cm.loss_ == pytest.approx(_sk_whole_set_loss(sk, X, y, 1e-2), rel=RTOL)
 
 
 def test_binary_and_regression_losses_match_sklearn():

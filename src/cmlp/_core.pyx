@@ -35,8 +35,10 @@ ACTIVATION_CODES = {
     "leaky_relu": CMLP_LEAKY_RELU,
     "elu": CMLP_ELU,
     "softmax": CMLP_SOFTMAX,
+    "exp": CMLP_EXP,
 }
-LOSS_CODES = {"tse": CMLP_TSE, "mse": CMLP_MSE, "cross_entropy": CMLP_CROSS_ENTROPY}
+LOSS_CODES = {"tse": CMLP_TSE, "mse": CMLP_MSE, "cross_entropy": CMLP_CROSS_ENTROPY,
+              "poisson": CMLP_POISSON}
 BLOCK = CMLP_BLOCK
 GEMM_BLOCK_ROWS = CMLP_GEMM_BLOCK
 ISAS = ("base", "avx2", "avx512")
@@ -164,6 +166,8 @@ cdef class Arch:
             raise ValueError(f"acts: unknown activation code in {acts!r}")
         if (acts_arr[:acts_arr.shape[0] - 1] == CMLP_SOFTMAX).any():
             raise ValueError("acts: softmax is only allowed on the output layer")
+        if (acts_arr[:acts_arr.shape[0] - 1] == CMLP_EXP).any():
+            raise ValueError("acts: exp is only allowed on the output layer")
         if loss < 0 or loss >= CMLP_N_LOSS:
             raise ValueError(f"loss: unknown loss code {loss}")
         # the parameter count must fit a ptrdiff_t (in bytes) before C computes it
@@ -225,6 +229,19 @@ cdef _check_params(Arch arch, params):
                          f"got {params.shape[0]}")
 
 
+cdef _check_weights(w, Py_ssize_t N, dtype):
+    """w: None, or a C-contiguous 1-D array of N weights in the network's dtype."""
+    if w is None:
+        return
+    if not isinstance(w, np.ndarray):
+        raise TypeError(f"w must be None or a NumPy array, got {type(w).__name__}")
+    if w.dtype != dtype:
+        raise ValueError(f"w: expected dtype {np.dtype(dtype).name}, got {w.dtype}")
+    _check_shape("w", w.shape, (N,))
+    if not w.flags.c_contiguous:
+        raise ValueError("w must be C-contiguous")
+
+
 cdef void *_alloc(Py_ssize_t n, size_t itemsize) except NULL:
     cdef void *p = malloc(<size_t>(n if n > 0 else 1) * itemsize)
     if p == NULL:
@@ -256,47 +273,61 @@ def forward(Arch arch, const floating[::1] params, const floating[:, ::1] X,
 
 
 def loss(Arch arch, const floating[::1] params, const floating[:, ::1] X,
-         const floating[:, ::1] T):
-    """Returns the sum over rows of the per-row loss; X (N, n_0), T (N, n_L)."""
+         const floating[:, ::1] T, w=None):
+    """Returns the sum over rows of the per-row loss (with weights w (N), sum_r w_r l_r);
+    X (N, n_0), T (N, n_L)."""
     _check_params(arch, params)
     _check_rows(arch, X, "T", T)
     cdef Py_ssize_t N = X.shape[0]
     cdef double total = 0
+    cdef const floating[::1] wv
+    cdef const floating *wp = NULL
+    _check_weights(w, N, np.float64 if floating is double else np.float32)
     if N == 0:
         return 0.0
+    if w is not None:
+        wv = w
+        wp = &wv[0]
     cdef floating *work = <floating *>_alloc(cmlp_forward_work_size(arch.cp()), sizeof(floating))
     try:
         with nogil:
             if floating is double:
-                total = net_loss_f64(work, &params[0], &X[0, 0], &T[0, 0], N, arch.cp())
+                total = net_loss_f64(work, &params[0], &X[0, 0], &T[0, 0], wp, N, arch.cp())
             else:
-                total = net_loss_f32(work, &params[0], &X[0, 0], &T[0, 0], N, arch.cp())
+                total = net_loss_f32(work, &params[0], &X[0, 0], &T[0, 0], wp, N, arch.cp())
     finally:
         free(work)
     return total
 
 
 def gradients(Arch arch, const floating[::1] params, const floating[:, ::1] X,
-              const floating[:, ::1] T, floating[::1] grad):
-    """grad += sum over rows of d(per-row loss)/d(params); returns the summed loss."""
+              const floating[:, ::1] T, floating[::1] grad, w=None):
+    """grad += sum over rows of w_r d(per-row loss)/d(params) (w (N) None: every weight 1);
+    returns the summed (weighted) loss."""
     _check_params(arch, params)
     _check_rows(arch, X, "T", T)
     _check_shape("grad", (grad.shape[0],), (arch.n_params,))
-    for name, arr in (("params", params), ("X", X), ("T", T)):
+    for name, arr in (("params", params), ("X", X), ("T", T), ("w", w)):
         _check_disjoint("grad", grad, name, arr)
     cdef Py_ssize_t N = X.shape[0]
     cdef double total = 0
+    cdef const floating[::1] wv
+    cdef const floating *wp = NULL
+    _check_weights(w, N, np.float64 if floating is double else np.float32)
     if N == 0:
         return 0.0
+    if w is not None:
+        wv = w
+        wp = &wv[0]
     cdef floating *work = <floating *>_alloc(cmlp_gradient_work_size(arch.cp()), sizeof(floating))
     try:
         with nogil:
             if floating is double:
-                total = net_gradients_f64(&grad[0], work, &params[0], &X[0, 0], &T[0, 0], N,
-                                          arch.cp())
+                total = net_gradients_f64(&grad[0], work, &params[0], &X[0, 0], &T[0, 0], wp,
+                                          N, arch.cp())
             else:
-                total = net_gradients_f32(&grad[0], work, &params[0], &X[0, 0], &T[0, 0], N,
-                                          arch.cp())
+                total = net_gradients_f32(&grad[0], work, &params[0], &X[0, 0], &T[0, 0], wp,
+                                          N, arch.cp())
     finally:
         free(work)
     return total
@@ -304,8 +335,11 @@ def gradients(Arch arch, const floating[::1] params, const floating[:, ::1] X,
 
 def sgd_epoch(Arch arch, floating[::1] params, const floating[:, ::1] X,
               const floating[:, ::1] T, const int64_t[::1] perm, double lr,
-              bint stop_nonfinite=True):
+              bint stop_nonfinite=True, w=None):
     """The notes' per-sample SGD over the rows perm of X (updates params in place).
+
+    With weights w (N): rows of weight 0 are skipped; other weights leave the update as it
+    is (a batch of one row), and weight the returned loss_sum.
 
     Runs in chunks of rows without the GIL and checks for signals between chunks, so
     Ctrl-C raises KeyboardInterrupt within milliseconds, with params as after the last
@@ -315,12 +349,18 @@ def sgd_epoch(Arch arch, floating[::1] params, const floating[:, ::1] X,
     """
     _check_params(arch, params)
     _check_rows(arch, X, "T", T)
-    for name, arr in (("X", X), ("T", T), ("perm", perm)):
+    for name, arr in (("X", X), ("T", T), ("perm", perm), ("w", w)):
         _check_disjoint("params", params, name, arr)
     cdef Py_ssize_t N = X.shape[0], n = perm.shape[0], i
     for i in range(n):
         if perm[i] < 0 or perm[i] >= N:
             raise ValueError(f"perm: entries must be in [0, {N}), got {perm[i]} at {i}")
+    cdef const floating[::1] wv
+    cdef const floating *wp = NULL
+    _check_weights(w, N, np.float64 if floating is double else np.float32)
+    if w is not None and N > 0:
+        wv = w
+        wp = &wv[0]
     cdef double loss_sum = 0
     cdef Py_ssize_t start = 0, m, done = 0, total_done = 0
     cdef int status = CMLP_OK
@@ -334,13 +374,13 @@ def sgd_epoch(Arch arch, floating[::1] params, const floating[:, ::1] X,
             m = min(chunk, n - start)
             with nogil:
                 if floating is double:
-                    status = sgd_epoch_f64(&params[0], work, &X[0, 0], &T[0, 0], &perm[start],
-                                           m, arch.cp(), lr, stop_nonfinite, &done,
-                                           &loss_sum)
-                else:
-                    status = sgd_epoch_f32(&params[0], work, &X[0, 0], &T[0, 0], &perm[start],
-                                           m, arch.cp(), <float>lr, stop_nonfinite,
+                    status = sgd_epoch_f64(&params[0], work, &X[0, 0], &T[0, 0], wp,
+                                           &perm[start], m, arch.cp(), lr, stop_nonfinite,
                                            &done, &loss_sum)
+                else:
+                    status = sgd_epoch_f32(&params[0], work, &X[0, 0], &T[0, 0], wp,
+                                           &perm[start], m, arch.cp(), <float>lr,
+                                           stop_nonfinite, &done, &loss_sum)
             total_done += done
             if status != CMLP_OK:
                 break
@@ -533,7 +573,7 @@ cdef class Optim:
 
     def __cinit__(self, int kind, double lr, double momentum=0.9, double alpha=0.99,
                   double beta1=0.9, double beta2=0.999, double eps=1e-8, double l1=0.0,
-                  double l2=0.0):
+                  double l2=0.0, bint scale_penalty=False):
         if kind < 0 or kind >= CMLP_N_OPT:
             raise ValueError(f"kind: unknown optimizer code {kind}")
         self.c.kind = kind
@@ -546,6 +586,8 @@ cdef class Optim:
         self.c.l1 = l1
         self.c.l2 = l2
         self.c.t = 0
+        # True: the penalty's gradient is scaled like the data's (1 / the batch's weight sum)
+        self.c.scale_penalty = scale_penalty
 
     @property
     def kind(self):
@@ -647,9 +689,10 @@ def penalty(Arch arch, const floating[::1] params, double l1, double l2, grad=No
 
 def gradients_dropout(Arch arch, const floating[::1] params, const floating[:, ::1] X,
                       const floating[:, ::1] T, U, const double[::1] drop,
-                      floating[::1] grad):
+                      floating[::1] grad, w=None):
     """grad += sum over rows of the gradients with inverted dropout from the draws U (N, H)
-    (U None: no dropout, exactly ``gradients``); returns the summed loss. Releases the GIL."""
+    (U None: no dropout, exactly ``gradients``), each times its weight w_r if w (N) is given;
+    returns the summed (weighted) loss. Releases the GIL."""
     _check_params(arch, params)
     _check_drop(arch, drop)
     _check_rows(arch, X, "T", T)
@@ -662,21 +705,27 @@ def gradients_dropout(Arch arch, const floating[::1] params, const floating[:, :
         _check_shape("U", (Uv.shape[0], Uv.shape[1]), (N, H))
         if N * H > 0:
             up = &Uv[0, 0]
-    for name, arr in (("params", params), ("X", X), ("T", T), ("U", U)):
+    for name, arr in (("params", params), ("X", X), ("T", T), ("U", U), ("w", w)):
         _check_disjoint("grad", grad, name, arr)
     cdef double total = 0
+    cdef const floating[::1] wv
+    cdef const floating *wp = NULL
+    _check_weights(w, N, np.float64 if floating is double else np.float32)
     if N == 0:
         return 0.0
+    if w is not None:
+        wv = w
+        wp = &wv[0]
     cdef const double *dp = &drop[0] if drop.shape[0] > 0 else NULL
     cdef floating *work = <floating *>_alloc(_dropout_work_size(arch), sizeof(floating))
     try:
         with nogil:
             if floating is double:
                 total = net_gradients_dropout_f64(&grad[0], work, &params[0], &X[0, 0],
-                                                  &T[0, 0], up, dp, N, arch.cp())
+                                                  &T[0, 0], wp, up, dp, N, arch.cp())
             else:
                 total = net_gradients_dropout_f32(&grad[0], work, &params[0], &X[0, 0],
-                                                  &T[0, 0], up, dp, N, arch.cp())
+                                                  &T[0, 0], wp, up, dp, N, arch.cp())
     finally:
         free(work)
     return total
@@ -685,12 +734,13 @@ def gradients_dropout(Arch arch, const floating[::1] params, const floating[:, :
 def train_batches(Arch arch, Optim opt, floating[::1] params, floating[::1] grad,
                   floating[::1] state, const floating[:, ::1] X, const floating[:, ::1] T,
                   const int64_t[::1] perm, Py_ssize_t B, U, const double[::1] drop,
-                  bint stop_nonfinite=True):
+                  bint stop_nonfinite=True, w=None):
     """Minibatch steps over the rows perm of X, batches of B (the last may be shorter).
 
     Each step: the mean over the batch of the per-row gradients (with inverted dropout from
     the draws U (len(perm), H) if U is not None), plus the penalty's gradient, then the
-    update of opt. Runs in chunks of whole batches without the GIL, checking signals between
+    update of opt. With weights w (N, indexed by row of X): the weighted mean
+    ``sum w_r g_r / sum w_r`` over the batch; a batch of weight 0 makes no step. Runs in chunks of whole batches without the GIL, checking signals between
     chunks. Returns ``(status, done, loss_sum)`` as ``sgd_epoch`` (done counts the rows of
     completed batches; status 1: the batch starting at ``done`` had a non-finite loss).
     """
@@ -710,7 +760,7 @@ def train_batches(Arch arch, Optim opt, floating[::1] params, floating[::1] grad
         if n * H > 0:
             up = &Uv[0, 0]
     for out_name, out in (("params", params), ("grad", grad), ("state", state)):
-        for name, arr in (("X", X), ("T", T), ("perm", perm), ("U", U)):
+        for name, arr in (("X", X), ("T", T), ("perm", perm), ("U", U), ("w", w)):
             _check_disjoint(out_name, out, name, arr)
     _check_disjoint("params", params, "grad", grad)
     _check_disjoint("params", params, "state", state)
@@ -718,6 +768,12 @@ def train_batches(Arch arch, Optim opt, floating[::1] params, floating[::1] grad
     for i in range(n):
         if perm[i] < 0 or perm[i] >= N:
             raise ValueError(f"perm: entries must be in [0, {N}), got {perm[i]} at {i}")
+    cdef const floating[::1] wv
+    cdef const floating *wp = NULL
+    _check_weights(w, N, np.float64 if floating is double else np.float32)
+    if w is not None and N > 0:
+        wv = w
+        wp = &wv[0]
     cdef double loss_sum = 0
     cdef Py_ssize_t start = 0, m, done = 0, total_done = 0
     cdef int status = CMLP_OK
@@ -726,7 +782,7 @@ def train_batches(Arch arch, Optim opt, floating[::1] params, floating[::1] grad
     cdef Py_ssize_t chunk = max(1, (1 << 25) // ((arch.n_params + 256) * B)) * B
     if n == 0:
         return status, 0, 0.0
-    cdef Py_ssize_t wsize = (B * (arch.n_in + arch.n_out) + arch.n_params
+    cdef Py_ssize_t wsize = (B * (arch.n_in + arch.n_out + 1) + arch.n_params
                              + _dropout_work_size(arch))
     cdef floating *work = <floating *>_alloc(wsize, sizeof(floating))
     try:
@@ -735,13 +791,13 @@ def train_batches(Arch arch, Optim opt, floating[::1] params, floating[::1] grad
             with nogil:
                 if floating is double:
                     status = train_batches_f64(&params[0], &grad[0], &state[0], work, &X[0, 0],
-                                               &T[0, 0], &perm[start], m, B,
+                                               &T[0, 0], wp, &perm[start], m, B,
                                                up + start * H if up != NULL else NULL, dp,
                                                arch.cp(), &opt.c, stop_nonfinite, &done,
                                                &loss_sum)
                 else:
                     status = train_batches_f32(&params[0], &grad[0], &state[0], work, &X[0, 0],
-                                               &T[0, 0], &perm[start], m, B,
+                                               &T[0, 0], wp, &perm[start], m, B,
                                                up + start * H if up != NULL else NULL, dp,
                                                arch.cp(), &opt.c, stop_nonfinite, &done,
                                                &loss_sum)
@@ -756,28 +812,35 @@ def train_batches(Arch arch, Optim opt, floating[::1] params, floating[::1] grad
 
 
 def evaluate(Arch arch, const floating[::1] params, const floating[:, ::1] X,
-             const floating[:, ::1] T):
+             const floating[:, ::1] T, w=None):
     """Returns ``(loss_sum, correct)``: the summed per-row loss (as ``loss``, bit for bit) and
     the number of rows whose predicted class is the target's (argmax, or the threshold of a
-    single sigmoid/tanh unit)."""
+    single sigmoid/tanh unit). With weights w (N): the weighted loss and the summed weight
+    of those rows (a float)."""
     _check_params(arch, params)
     _check_rows(arch, X, "T", T)
-    cdef Py_ssize_t N = X.shape[0], correct = 0
-    cdef double total = 0
+    cdef Py_ssize_t N = X.shape[0]
+    cdef double total = 0, correct = 0
+    cdef const floating[::1] wv
+    cdef const floating *wp = NULL
+    _check_weights(w, N, np.float64 if floating is double else np.float32)
     if N == 0:
-        return 0.0, 0
+        return 0.0, (0 if w is None else 0.0)
+    if w is not None:
+        wv = w
+        wp = &wv[0]
     cdef floating *work = <floating *>_alloc(cmlp_forward_work_size(arch.cp()), sizeof(floating))
     try:
         with nogil:
             if floating is double:
-                total = net_evaluate_f64(work, &params[0], &X[0, 0], &T[0, 0], N, arch.cp(),
+                total = net_evaluate_f64(work, &params[0], &X[0, 0], &T[0, 0], wp, N, arch.cp(),
                                          &correct)
             else:
-                total = net_evaluate_f32(work, &params[0], &X[0, 0], &T[0, 0], N, arch.cp(),
+                total = net_evaluate_f32(work, &params[0], &X[0, 0], &T[0, 0], wp, N, arch.cp(),
                                          &correct)
     finally:
         free(work)
-    return total, correct
+    return total, (int(correct) if w is None else correct)
 
 
 # ---------------------------------------------------------------- minibatch on several threads
@@ -847,9 +910,10 @@ cdef class Team:
             self.c.work[k] = _data(works[k])
         self._prepared = False
 
-    def prepare(self, X, T, perm, U, drop, bint stop_nonfinite=True):
+    def prepare(self, X, T, perm, U, drop, bint stop_nonfinite=True, w=None):
         """Set the next chunk: rows perm (int64) of X (N, n_0) and T (N, n_L) in batches of
-        B, dropout draws U (len(perm), H) or None and probabilities drop (L - 1)."""
+        B, dropout draws U (len(perm), H) or None and probabilities drop (L - 1), weights w
+        (N) or None (every weight 1)."""
         cdef Arch arch = self.arch
         cdef Py_ssize_t N, n, H = hidden_width(arch)
         if cmlp_team_work_size(arch.cp(), self.B, self.n_threads) > self._work_size:
@@ -865,13 +929,16 @@ cdef class Team:
             _check_array("U", U, self.dtype, (n, H))
         _check_array("drop", drop, np.float64, (max(arch.n_layers - 1, 0),))
         _check_drop(arch, drop)
+        if w is not None:
+            _check_array("w", w, self.dtype, (N,))
         params, grads, state, works, backup = self._keep
-        for name, arr in (("X", X), ("T", T), ("perm", perm), ("U", U)):
+        for name, arr in (("X", X), ("T", T), ("perm", perm), ("U", U), ("w", w)):
             for out_name, out in (("params", params), ("state", state)):
                 _check_disjoint(out_name, out, name, arr)
-        self._chunk = (X, T, perm, U, drop)
+        self._chunk = (X, T, perm, U, drop, w)
         self.c.X = _data(X)
         self.c.T = _data(T)
+        self.c.w = _data(w) if w is not None and N > 0 else NULL
         self.c.U = _data(U) if U is not None and n * H > 0 else NULL
         self.c.perm = <const int64_t *>_data(perm)
         self.c.drop = <const double *>_data(drop) if drop.shape[0] > 0 else NULL

@@ -10,11 +10,13 @@ cdef extern from "cmlp.h" nogil:
         CMLP_LEAKY_RELU
         CMLP_ELU
         CMLP_SOFTMAX
+        CMLP_EXP
         CMLP_N_ACT
     enum:
         CMLP_TSE
         CMLP_MSE
         CMLP_CROSS_ENTROPY
+        CMLP_POISSON
         CMLP_N_LOSS
     enum:
         CMLP_OK
@@ -59,6 +61,7 @@ cdef extern from "cmlp.h" nogil:
         double l1
         double l2
         int64_t t
+        int scale_penalty
 
     enum:
         CMLP_MAX_THREADS
@@ -79,6 +82,7 @@ cdef extern from "cmlp.h" nogil:
         const void *X
         const void *T
         const void *U
+        const void *w
         const int64_t *perm
         const double *drop
         Py_ssize_t n
@@ -168,37 +172,42 @@ cdef extern from "cmlp.h" nogil:
     void net_forward_f32(float *Y, float *work, const float *params, const float *X,
                          Py_ssize_t N, const cmlp_arch *arch)
     double net_loss_f64(double *work, const double *params, const double *X, const double *T,
-                        Py_ssize_t N, const cmlp_arch *arch)
+                        const double *w, Py_ssize_t N, const cmlp_arch *arch)
     double net_loss_f32(float *work, const float *params, const float *X, const float *T,
-                        Py_ssize_t N, const cmlp_arch *arch)
+                        const float *w, Py_ssize_t N, const cmlp_arch *arch)
     double net_gradients_f64(double *grad, double *work, const double *params, const double *X,
-                             const double *T, Py_ssize_t N, const cmlp_arch *arch)
+                             const double *T, const double *w, Py_ssize_t N,
+                             const cmlp_arch *arch)
     double net_gradients_f32(float *grad, float *work, const float *params, const float *X,
-                             const float *T, Py_ssize_t N, const cmlp_arch *arch)
+                             const float *T, const float *w, Py_ssize_t N, const cmlp_arch *arch)
     int sgd_epoch_f64(double *params, double *work, const double *X, const double *T,
-                      const int64_t *perm, Py_ssize_t n, const cmlp_arch *arch, double lr,
-                      int stop_nonfinite, Py_ssize_t *done, double *loss_sum)
+                      const double *w, const int64_t *perm, Py_ssize_t n, const cmlp_arch *arch,
+                      double lr, int stop_nonfinite, Py_ssize_t *done, double *loss_sum)
     int sgd_epoch_f32(float *params, float *work, const float *X, const float *T,
-                      const int64_t *perm, Py_ssize_t n, const cmlp_arch *arch, float lr,
-                      int stop_nonfinite, Py_ssize_t *done, double *loss_sum)
+                      const float *w, const int64_t *perm, Py_ssize_t n, const cmlp_arch *arch,
+                      float lr, int stop_nonfinite, Py_ssize_t *done, double *loss_sum)
 
     double net_gradients_dropout_f64(double *grad, double *work, const double *params,
-                                     const double *X, const double *T, const double *U,
-                                     const double *drop, Py_ssize_t N, const cmlp_arch *arch)
+                                     const double *X, const double *T, const double *w,
+                                     const double *U, const double *drop, Py_ssize_t N,
+                                     const cmlp_arch *arch)
     double net_gradients_dropout_f32(float *grad, float *work, const float *params,
-                                     const float *X, const float *T, const float *U,
-                                     const double *drop, Py_ssize_t N, const cmlp_arch *arch)
+                                     const float *X, const float *T, const float *w,
+                                     const float *U, const double *drop, Py_ssize_t N,
+                                     const cmlp_arch *arch)
     int train_batches_f64(double *params, double *grad, double *state, double *work,
-                          const double *X, const double *T, const int64_t *perm, Py_ssize_t n,
-                          Py_ssize_t B, const double *U, const double *drop,
+                          const double *X, const double *T, const double *w,
+                          const int64_t *perm, Py_ssize_t n, Py_ssize_t B, const double *U,
+                          const double *drop, const cmlp_arch *arch, cmlp_optim *opt,
+                          int stop_nonfinite, Py_ssize_t *done, double *loss_sum)
+    int train_batches_f32(float *params, float *grad, float *state, float *work, const float *X,
+                          const float *T, const float *w, const int64_t *perm, Py_ssize_t n,
+                          Py_ssize_t B, const float *U, const double *drop,
                           const cmlp_arch *arch, cmlp_optim *opt, int stop_nonfinite,
                           Py_ssize_t *done, double *loss_sum)
-    int train_batches_f32(float *params, float *grad, float *state, float *work, const float *X,
-                          const float *T, const int64_t *perm, Py_ssize_t n, Py_ssize_t B,
-                          const float *U, const double *drop, const cmlp_arch *arch,
-                          cmlp_optim *opt, int stop_nonfinite, Py_ssize_t *done,
-                          double *loss_sum)
     double net_evaluate_f64(double *work, const double *params, const double *X, const double *T,
-                            Py_ssize_t N, const cmlp_arch *arch, Py_ssize_t *correct)
+                            const double *w, Py_ssize_t N, const cmlp_arch *arch,
+                            double *correct)
     double net_evaluate_f32(float *work, const float *params, const float *X, const float *T,
-                            Py_ssize_t N, const cmlp_arch *arch, Py_ssize_t *correct)
+                            const float *w, Py_ssize_t N, const cmlp_arch *arch,
+                            double *correct)

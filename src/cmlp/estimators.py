@@ -20,7 +20,8 @@ scikit-learn             cmlp engine
                          ``"tanh"``, ``"relu"`` keep their names
 output layer             classifier: softmax for multiclass targets, one sigmoid unit for
                          binary targets, one sigmoid per label for multilabel targets (as
-                         scikit-learn's LabelBinarizer); regressor: identity
+                         scikit-learn's LabelBinarizer); regressor: identity, or exp with
+                         ``loss="poisson"``
 ``loss="log_loss"``      ``loss="cross_entropy"``: mean over rows of ``-sum t log y``
                          (softmax) or the binary form (sigmoid), y clipped to
                          ``[eps, 1 - eps]``; the same value and gradient as scikit-learn's
@@ -28,16 +29,23 @@ output layer             classifier: softmax for multiclass targets, one sigmoid
                          is scikit-learn's; the *reported* loss is divided by the number of
                          outputs, as scikit-learn reports it (``0.5 * mean((t - y)**2)`` over
                          rows and outputs)
+``loss="poisson"``       ``loss="poisson"`` (regressor): scikit-learn's half Poisson deviance
+                         ``sum_k [t log(t / y) - t + y]`` on the exp output, mean over rows
 ``loss="tse"``           cmlp only: the notes' ``||t - y||^2`` per row; each step descends its
                          mean over the batch, and the reported loss is its mean over the rows
                          (the notes' TSEcost divided by ``n``), so ``tol`` means the same
-``alpha``                scikit-learn adds ``alpha W / B`` to each batch gradient of the
-                         weights (not the biases) and ``0.5 alpha ||W||^2 / n`` to the loss;
-                         the engine's ``l2`` adds ``2 l2 W``, so ``l2 = alpha / (2 B)``:
-                         exact for every full batch; the last, shorter batch of an epoch
-                         (when ``B`` does not divide ``n``) gets ``alpha W / B`` instead of
-                         scikit-learn's ``alpha W / n_last``. The reported loss uses
-                         scikit-learn's ``0.5 alpha ||W||^2 / n``
+``alpha``                scikit-learn adds ``alpha W / s`` to each batch gradient of the
+                         weights (not the biases), ``s`` the batch's size or, with
+                         ``sample_weight``, its weight sum, and ``0.5 alpha ||W||^2 / S`` to
+                         the loss (``S`` the same over the training set); the engine's
+                         ``l2 = alpha / 2`` with its penalty scaled like the data
+                         (``Network.fit``'s private ``_scale_penalty``): exact for every
+                         batch, the last, shorter one included
+``sample_weight``        ``Network.fit(sample_weight=)``: each step follows the weighted mean
+                         ``sum w g / sum w`` of its batch (scikit-learn's); the early-stopping
+                         split carries the weights and its score is weighted; ``loss_`` is
+                         the weighted loss. A batch of weight 0 makes no step (scikit-learn
+                         raises ``ZeroDivisionError``)
 ``solver="sgd"``         ``cmlp.optim.SGD`` (``momentum=0``), ``Nesterov(momentum)``
                          (``nesterovs_momentum=True``) or ``Momentum(momentum)``; with
                          scikit-learn's velocity ``v = -lr b`` the updates are the same
@@ -95,8 +103,7 @@ Other differences from ``sklearn.neural_network``:
   Adam moments and step count) and the learning rate of ``"invscaling"`` and ``"adaptive"``
   carry over from one call to the next (and through pickling), as scikit-learn's optimizer
   keeps them; ``fit`` starts them afresh.
-- No ``sample_weight``, no sparse input (refused with scikit-learn's message), no
-  ``"poisson"`` loss, ``momentum`` in ``[0, 1)``.
+- No sparse input (refused with scikit-learn's message), ``momentum`` in ``[0, 1)``.
 - Inputs are converted to ``dtype`` (float64 by default, or float32), which is also the
   precision of every computation and of ``coefs_``.
 - Ctrl-C raises ``KeyboardInterrupt`` (scikit-learn turns it into a warning); the weights are
@@ -137,7 +144,7 @@ try:
         type_of_target,
         unique_labels,
     )
-    from sklearn.utils.validation import check_is_fitted, validate_data
+    from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 except ImportError as exc:  # scikit-learn missing, or older than 1.6 (no validate_data)
     raise ImportError(
         "cmlp.MLPClassifier and cmlp.MLPRegressor need scikit-learn >= 1.6: "
@@ -151,9 +158,10 @@ __all__ = ["MLPClassifier", "MLPRegressor"]
 # scikit-learn's hidden activation names -> the engine's
 _ACTIVATIONS = {"identity": "identity", "logistic": "sigmoid", "tanh": "tanh", "relu": "relu"}
 # scikit-learn's output activation names -> the engine's
-_OUTPUTS = {"softmax": "softmax", "logistic": "sigmoid", "identity": "identity"}
+_OUTPUTS = {"softmax": "softmax", "logistic": "sigmoid", "identity": "identity", "exp": "exp"}
 # the estimators' loss names -> the engine's
-_LOSSES = {"log_loss": "cross_entropy", "squared_error": "mse", "tse": "tse"}
+_LOSSES = {"log_loss": "cross_entropy", "squared_error": "mse", "tse": "tse",
+           "poisson": "poisson"}
 _DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 
@@ -201,8 +209,8 @@ class _BaseMLP(BaseEstimator):
         if not isinstance(self.loss, str) and not is_classifier(self):
             # MLPRegressor((50,)): scikit-learn's signature puts loss first
             raise InvalidParameterError(
-                f"The 'loss' parameter of {type(self).__name__} must be 'squared_error' or "
-                f"'tse', got {self.loss!r}; loss is the first positional parameter, as in "
+                f"The 'loss' parameter of {type(self).__name__} must be 'squared_error', "
+                f"'poisson' or 'tse', got {self.loss!r}; loss is the first positional parameter, as in "
                 f"scikit-learn: did you mean hidden_layer_sizes={self.loss!r}?")
         super()._validate_params()
 
@@ -285,10 +293,13 @@ class _BaseMLP(BaseEstimator):
 
     # ------------------------------------------------------------------ training
 
-    def _fit(self, X, y, incremental):
+    def _fit(self, X, y, incremental, sample_weight=None):
         hidden = self._hidden_sizes()
         first_pass = not hasattr(self, "coefs_") or (not self.warm_start and not incremental)
         X, T = self._validate_input(X, y, incremental, reset=first_pass)
+        if sample_weight is not None:
+            sample_weight = _check_sample_weight(sample_weight, X, dtype=X.dtype,
+                                                 ensure_non_negative=True)
         layers = [X.shape[1], *hidden, T.shape[1]]
         rs = check_random_state(self.random_state)
         if first_pass:
@@ -301,7 +312,7 @@ class _BaseMLP(BaseEstimator):
                 self.best_loss_ = None
             elif not self.early_stopping and self.best_loss_ is None:
                 self.best_loss_ = np.inf
-        self._fit_stochastic(X, T, rs, incremental)
+        self._fit_stochastic(X, T, rs, incremental, sample_weight)
         return self
 
     def _optimizer(self):
@@ -313,7 +324,7 @@ class _BaseMLP(BaseEstimator):
         cls = optim.Nesterov if self.nesterovs_momentum else optim.Momentum
         return cls(lr=self.learning_rate_init, momentum=self.momentum)
 
-    def _fit_stochastic(self, X, T, rs, incremental):
+    def _fit_stochastic(self, X, T, rs, incremental, sw=None):
         if self.early_stopping and incremental:
             raise ValueError("partial_fit does not support early_stopping=True")
         # scikit-learn keeps its optimizer (and so its current learning rate) between
@@ -326,13 +337,16 @@ class _BaseMLP(BaseEstimator):
         val = None
         if self.early_stopping:
             stratify = T.astype(bool) if is_classifier(self) and T.shape[1] == 1 else None
-            X, X_val, T, T_val = train_test_split(X, T, random_state=rs,
-                                                  test_size=self.validation_fraction,
-                                                  stratify=stratify)
+            # the same split as scikit-learn's, which carries the weights along
+            arrays = (X, T) if sw is None else (X, T, sw)
+            parts = train_test_split(*arrays, random_state=rs,
+                                     test_size=self.validation_fraction, stratify=stratify)
+            X, X_val, T, T_val = parts[:4]
+            sw, sw_val = (None, None) if sw is None else parts[4:]
             if X_val.shape[0] < 2:
                 raise ValueError("The validation set is too small. Increase "
                                  "'validation_fraction' or the size of your dataset.")
-            val = (X_val, self._decode(T_val))
+            val = (X_val, self._decode(T_val), sw_val)
         n = X.shape[0]
         if self.batch_size == "auto":
             B = min(200, n)
@@ -341,12 +355,17 @@ class _BaseMLP(BaseEstimator):
                 warnings.warn("Got `batch_size` less than 1 or larger than sample size. It is "
                               "going to be clipped", stacklevel=4)
             B = min(self.batch_size, n)
-        l2 = self.alpha / (2.0 * B)
+        # the engine's l2 = alpha / 2 with the penalty scaled per batch like the data:
+        # alpha W / (the batch's weight sum), scikit-learn's term (see the module notes)
+        l2 = self.alpha / 2.0
+        sw_sum = float(n) if sw is None else float(np.sum(sw, dtype=np.float64))
         # the shuffling's generator, drawn after the initial weights and the split
         gen = np.random.default_rng(rs.randint(0, 2**32, size=4, dtype=np.uint64))
         # the engine's reported losses -> scikit-learn's (see the module docstring)
-        scale = {"cross_entropy": 1.0, "mse": 1.0 / T.shape[1], "tse": 1.0 / n}[
-            self._engine_loss()]
+        scale = {"cross_entropy": 1.0, "mse": 1.0 / T.shape[1], "tse": 1.0 / n,
+                 "poisson": 1.0}[self._engine_loss()]
+        if self._engine_loss() == "tse" and sw is not None:
+            scale = 1.0 / sw_sum  # the weighted TSEcost over the weight sum
         sgd = self.solver == "sgd"
         status = {"converged": False}
         self.n_iter_ = 0
@@ -354,7 +373,7 @@ class _BaseMLP(BaseEstimator):
         def end_of_epoch(epoch, history):
             data = (history.cost[-1] - history.penalty[-1]) * scale
             sq = sum(float(np.dot(w.ravel(), w.ravel())) for w in self.network_.weights)
-            self.loss_ = float(data + 0.5 * self.alpha * sq / n)
+            self.loss_ = float(data + 0.5 * self.alpha * sq / sw_sum)
             self.n_iter_ += 1
             self.t_ += n
             self.loss_curve_.append(self.loss_)
@@ -388,8 +407,8 @@ class _BaseMLP(BaseEstimator):
                 batch_size=B, shuffle=bool(self.shuffle), seed=gen, verbose=0,
                 optimizer=self._optimizer(), l2=l2,
                 lr_schedule=lambda epoch: self._learning_rate,
-                callbacks=[end_of_epoch], n_threads=self.n_threads,
-                _optimizer_state=self._optimizer_state)
+                callbacks=[end_of_epoch], n_threads=self.n_threads, sample_weight=sw,
+                _optimizer_state=self._optimizer_state, _scale_penalty=True)
         except FloatingPointError as exc:
             raise ValueError("Solver produced non-finite parameter weights. The input data may "
                              "contain large values and need to be preprocessed.") from exc
@@ -422,12 +441,14 @@ class _BaseMLP(BaseEstimator):
             if loss < self.best_loss_:
                 self.best_loss_ = loss
 
-    def _validation_score(self, X, y):
-        """scikit-learn's score on already validated data; NaN for non-finite outputs."""
+    def _validation_score(self, X, y, sample_weight=None):
+        """scikit-learn's score on already validated data (weighted by the validation rows'
+        weights, as scikit-learn's); NaN for non-finite outputs."""
         Y = self.network_.forward(X)
         if not np.isfinite(Y).all():
             return np.nan
-        return float(self._score_function(y, self._outputs_to_predictions(Y)))
+        return float(self._score_function(y, self._outputs_to_predictions(Y),
+                                          sample_weight=sample_weight))
 
     # ------------------------------------------------------------------ inference
 
@@ -587,7 +608,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         self.n_threads = n_threads
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y):
+    def fit(self, X, y, sample_weight=None):
         """Fit the network to X and the class labels y; returns self.
 
         Parameters
@@ -596,12 +617,17 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         y : array-like of shape (n_samples,) or (n_samples, n_labels)
             Class labels of any type scikit-learn accepts (strings too), or a multilabel
             indicator matrix.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weights of the rows (scikit-learn's semantics): each step follows the weighted
+            mean of its batch's gradients plus ``alpha W / (the batch's weight sum)``; the
+            early-stopping validation rows keep their weights, which weight its score.
+            With ``batch_size=1`` a weight only decides whether a row counts (0 or not).
         """
-        return self._fit(X, y, incremental=False)
+        return self._fit(X, y, incremental=False, sample_weight=sample_weight)
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def partial_fit(self, X, y, classes=None):
-        """One epoch over X, y; returns self.
+    def partial_fit(self, X, y, sample_weight=None, classes=None):
+        """One epoch over X, y (with ``sample_weight`` as in :meth:`fit`); returns self.
 
         ``classes`` (all the classes of the problem) is required on the first call and may
         be omitted afterwards; y need not contain every class.
@@ -619,7 +645,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
             if not np.array_equal(self.classes_, unique_labels(classes)):
                 raise ValueError(f"`classes={classes!r}` is not the same as on the first call "
                                  f"to partial_fit, was: {self.classes_!r}")
-        return self._fit(X, y, incremental=True)
+        return self._fit(X, y, incremental=True, sample_weight=sample_weight)
 
     def _validate_input(self, X, y, incremental, reset):
         X, y = validate_data(self, X, y, multi_output=True, dtype=self._dtype(), reset=reset)
@@ -651,8 +677,8 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         return self._label_binarizer.inverse_transform(T)
 
     @staticmethod
-    def _score_function(y, y_pred):
-        return accuracy_score(y, y_pred)
+    def _score_function(y, y_pred, sample_weight=None):
+        return accuracy_score(y, y_pred, sample_weight=sample_weight)
 
     def _outputs_to_predictions(self, Y):
         if self.n_outputs_ == 1:
@@ -696,9 +722,10 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
 
     Parameters
     ----------
-    loss : {"squared_error", "tse"}, default="squared_error"
+    loss : {"squared_error", "poisson", "tse"}, default="squared_error"
         "squared_error" is scikit-learn's half squared error, ``1/2 ||t - y||^2`` per row;
-        "tse" the notes' ``||t - y||^2``. (scikit-learn's "poisson" is not supported.)
+        "poisson" its half Poisson deviance ``sum [t log(t / y) - t + y]`` with an exp
+        output (log link; targets >= 0); "tse" the notes' ``||t - y||^2``.
     hidden_layer_sizes, activation, solver, alpha, batch_size, learning_rate,
     learning_rate_init, power_t, max_iter, shuffle, random_state, tol, verbose, warm_start,
     momentum, nesterovs_momentum, early_stopping, validation_fraction, beta_1, beta_2, epsilon,
@@ -713,7 +740,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
     n_outputs_ : int
         Number of target columns.
     out_activation_ : str
-        "identity".
+        "identity", or "exp" with ``loss="poisson"``.
 
     Examples
     --------
@@ -728,7 +755,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
 
     _parameter_constraints: dict = {
         **_BaseMLP._parameter_constraints,
-        "loss": [StrOptions({"squared_error", "tse"})],
+        "loss": [StrOptions({"squared_error", "poisson", "tse"})],
     }
 
     def __init__(self, loss="squared_error", hidden_layer_sizes=(100,), activation="relu", *,
@@ -766,15 +793,15 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         self.n_threads = n_threads
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y):
-        """Fit the network to X and the targets y (1-D, or 2-D for several outputs);
-        returns self."""
-        return self._fit(X, y, incremental=False)
+    def fit(self, X, y, sample_weight=None):
+        """Fit the network to X and the targets y (1-D, or 2-D for several outputs), with
+        optional ``sample_weight`` (n_samples,) as :meth:`MLPClassifier.fit`; returns self."""
+        return self._fit(X, y, incremental=False, sample_weight=sample_weight)
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def partial_fit(self, X, y):
-        """One epoch over X, y; returns self."""
-        return self._fit(X, y, incremental=True)
+    def partial_fit(self, X, y, sample_weight=None):
+        """One epoch over X, y (with ``sample_weight`` as in :meth:`fit`); returns self."""
+        return self._fit(X, y, incremental=True, sample_weight=sample_weight)
 
     def _validate_input(self, X, y, incremental, reset):
         X, y = validate_data(self, X, y, multi_output=True, y_numeric=True,
@@ -784,17 +811,16 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         T = y.reshape(-1, 1) if y.ndim == 1 else y
         return X, np.ascontiguousarray(T, dtype=self._dtype())
 
-    @staticmethod
-    def _out_activation():
-        return "identity"
+    def _out_activation(self):
+        return "exp" if self.loss == "poisson" else "identity"
 
     @staticmethod
     def _decode(T):
         return T.ravel() if T.shape[1] == 1 else T
 
     @staticmethod
-    def _score_function(y, y_pred):
-        return r2_score(y, y_pred)
+    def _score_function(y, y_pred, sample_weight=None):
+        return r2_score(y, y_pred, sample_weight=sample_weight)
 
     @staticmethod
     def _outputs_to_predictions(Y):

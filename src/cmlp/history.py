@@ -12,7 +12,8 @@ class History:
     cost : ndarray of float64, shape (n_epochs,)
         The whole-set cost on the training set after each completed epoch, computed with
         that epoch's final weights (the notes' ``TSEcost``: for ``tse`` the sum over rows,
-        for ``mse`` and ``cross_entropy`` the mean), **plus the penalty**
+        for ``mse``, ``cross_entropy`` and ``poisson`` the mean; with ``sample_weight`` the
+        weighted sum or mean), **plus the penalty**
         ``l1 sum |w| + l2 sum w^2`` when ``fit`` was given ``l1``/``l2`` (``penalty``
         holds that part alone). Dropout is off in this evaluation.
     penalty : ndarray of float64, shape (n_epochs,)

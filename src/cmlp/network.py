@@ -24,6 +24,7 @@ from ._validation import (
     check_float,
     check_int,
     check_X,
+    to_float_c,
 )
 from ._typing import ArrayLike, Callback, DTypeLike, FloatArray, PathLike, SeedLike
 from .history import History
@@ -31,8 +32,9 @@ from .optim import get_optimizer
 from .schedules import get_schedule, lr_for_epoch
 
 ACTIVATIONS = ("sigmoid", "relu", "tanh", "leaky_relu", "elu", "identity")
-OUTPUTS = ACTIVATIONS + ("softmax",)
-LOSSES = ("tse", "mse", "cross_entropy")
+# exp: output layer only, y = e^n (the log link of the Poisson loss)
+OUTPUTS = ACTIVATIONS + ("softmax", "exp")
+LOSSES = ("tse", "mse", "cross_entropy", "poisson")
 INITS = ("uniform", "xavier", "he")
 # outputs read as class scores by predict/score; the others are regression outputs
 CLASSIFICATION_OUTPUTS = ("sigmoid", "softmax", "tanh")
@@ -167,6 +169,32 @@ def _check_seed(seed, name="seed"):
     return np.random.default_rng(int(seed))
 
 
+def _check_sample_weight(sample_weight, n_rows, dtype, name="sample_weight"):
+    """None, or one finite weight >= 0 per row (not all zero) -> a C-contiguous array in
+    dtype (the network's), or None."""
+    if sample_weight is None:
+        return None
+    arr = as_numeric_array(sample_weight, name)
+    if arr.ndim != 1:
+        raise ValueError(f"{name} must be 1-D, one weight per row of X, got an array of shape "
+                         f"{arr.shape}")
+    if arr.shape[0] != n_rows:
+        raise ValueError(f"{name} has {arr.shape[0]} weights, but X has {n_rows} rows")
+    w = to_float_c(arr, dtype, name)
+    if (w < 0).any():
+        raise ValueError(f"{name} must be >= 0, got negative weights such as "
+                         f"{w[w < 0][:3].tolist()}")
+    if n_rows and not (w > 0).any():
+        raise ValueError(f"{name} is zero for every row; at least one row needs a positive "
+                         f"weight")
+    return w
+
+
+def _weight_sum(w, n_rows):
+    """The denominator of a (weighted) mean over rows."""
+    return float(n_rows) if w is None else float(w.sum(dtype=np.float64))
+
+
 class Network:
     """A multilayer perceptron with C kernels, following the course notes.
 
@@ -185,10 +213,12 @@ class Network:
         ``"sigmoid"``, ``"relu"``, ``"tanh"``, ``"leaky_relu"`` (slope 0.01 below zero),
         ``"elu"`` (alpha 1) or ``"identity"``.
     output : str or None, default None
-        Activation of the output layer: any of the above or ``"softmax"``. None means the
+        Activation of the output layer: any of the above, ``"softmax"`` or ``"exp"``
+        (``y = e^n``; output layer only, with ``tse``, ``mse`` or ``poisson``). None means the
         hidden activation (the notes use sigmoid throughout), except with
-        ``loss="cross_entropy"``, where it means softmax (several outputs) or sigmoid (one).
-    loss : {"tse", "mse", "cross_entropy"}, default "tse"
+        ``loss="cross_entropy"``, where it means softmax (several outputs) or sigmoid (one),
+        and with ``loss="poisson"``, where it means exp.
+    loss : {"tse", "mse", "cross_entropy", "poisson"}, default "tse"
         The per-sample loss and the whole-set cost (see :meth:`cost`):
 
         - ``"tse"``: the notes' total squared error, ``F = ||t - y||^2`` per sample, summed
@@ -198,6 +228,11 @@ class Network:
           form ``F = -sum_k [t_k log y_k + (1 - t_k) log(1 - y_k)]`` for sigmoid outputs,
           averaged over the samples; ``y`` is clipped to ``[eps, 1 - eps]`` inside the log,
           as scikit-learn does. It needs a softmax or sigmoid output.
+        - ``"poisson"``: scikit-learn's half Poisson deviance
+          ``F = sum_k [t_k log(t_k / y_k) - t_k + y_k]`` (``0 log 0 = 0``), averaged over the
+          samples, for counts or rates ``t >= 0``. It needs the exp output (log link), whose
+          output delta is ``S_L = y - t``; with no hidden layer (``[n_0, 1]``) and identity
+          features the network is a Poisson GLM.
 
         With a softmax output and ``tse``/``mse``, the output delta uses the true softmax
         Jacobian, ``S = y * (g - y.g)``.
@@ -283,6 +318,8 @@ class Network:
         if output is None:
             if loss == "cross_entropy":
                 output = "softmax" if sizes[-1] > 1 else "sigmoid"
+            elif loss == "poisson":
+                output = "exp"
             else:
                 output = default_out
         output = check_choice("output", output, OUTPUTS)
@@ -292,6 +329,9 @@ class Network:
         if loss == "cross_entropy" and output not in ("softmax", "sigmoid"):
             raise ValueError(f"loss='cross_entropy' needs a softmax or sigmoid output, got "
                              f"output={output!r}")
+        if loss == "poisson" and output != "exp":
+            raise ValueError(f"loss='poisson' needs the exp output (log link), got "
+                             f"output={output!r}; use output='exp' or output=None")
         self._layers = sizes
         self._activations = hidden + (output,)
         self._loss = loss
@@ -487,6 +527,15 @@ class Network:
         X2, single = check_X(X, self._layers[0], self._dtype, allow_1d=allow_1d)
         return X2, single
 
+    def _targets(self, y, n_rows, name="y", dtype=None):
+        """as_targets, and targets >= 0 for the poisson loss."""
+        T = as_targets(y, n_rows, self._layers[-1], self._dtype if dtype is None else dtype,
+                       name=name)
+        if self._loss == "poisson" and T.size and T.min() < 0:
+            raise ValueError(f"{name}: loss='poisson' needs targets >= 0 (counts or rates), "
+                             f"got values as low as {T.min()}")
+        return T
+
     def forward(self, X: ArrayLike) -> FloatArray:
         """Feed X forward through the network.
 
@@ -511,7 +560,7 @@ class Network:
 
         For classification outputs (softmax, sigmoid, tanh) returns int64 labels of shape
         (N,): the argmax over several outputs; with one output unit, ``y > 0.5`` for
-        sigmoid and ``y > 0`` for tanh. For identity, relu, leaky_relu and elu outputs
+        sigmoid and ``y > 0`` for tanh. For identity, relu, leaky_relu, elu and exp outputs
         returns the outputs themselves (N, n_L), in the network's dtype.
         """
         Y = self.forward(X)
@@ -526,20 +575,26 @@ class Network:
             labels = np.argmax(Y2, axis=1).astype(np.int64)
         return labels[0] if single else labels
 
-    def score(self, X: ArrayLike, y: ArrayLike) -> float:
+    def score(self, X: ArrayLike, y: ArrayLike, sample_weight: ArrayLike | None = None
+              ) -> float:
         """Accuracy for a classification network; R^2 for a regression network.
 
         y takes the same forms as in :meth:`fit`: labels, or a 2-D target array (for
         classification its argmax, or ``> threshold`` for one output unit, gives the labels).
+        With ``sample_weight`` (N,): the weighted accuracy ``sum_r w_r [correct_r] / sum_r w_r``,
+        or the weighted R^2, ``1 - sum_r w_r ||t_r - y_r||^2 / sum_r w_r ||t_r - tbar||^2``
+        with ``tbar`` the weighted mean of the targets.
         """
         X2, _ = self._inputs(X, allow_1d=False)
         if X2.shape[0] == 0:
             raise ValueError("X has no rows; score needs at least one sample")
+        w = _check_sample_weight(sample_weight, X2.shape[0], np.float64)
+        wr = np.ones(X2.shape[0]) if w is None else w
         if not self.is_classifier:
             T = as_targets(y, X2.shape[0], self._layers[-1], np.float64)
             Y = self.forward(X2).astype(np.float64)
-            ss_res = ((T - Y) ** 2).sum()
-            ss_tot = ((T - T.mean(axis=0)) ** 2).sum()
+            ss_res = (wr[:, None] * (T - Y) ** 2).sum()
+            ss_tot = (wr[:, None] * (T - np.average(T, axis=0, weights=wr)) ** 2).sum()
             return float(1.0 - ss_res / ss_tot) if ss_tot > 0 else float(ss_res == 0)
         arr = as_numeric_array(y, "y")
         K = self._layers[-1]
@@ -554,24 +609,30 @@ class Network:
             if arr.shape[0] != X2.shape[0]:
                 raise ValueError(f"y has {arr.shape[0]} rows, but X has {X2.shape[0]}")
             labels = as_labels(arr, max(K, 2), "y")
-        return float(np.mean(self.predict(X2) == labels))
+        return float(np.average(self.predict(X2) == labels, weights=wr))
 
-    def cost(self, X: ArrayLike, y: ArrayLike) -> float:
+    def cost(self, X: ArrayLike, y: ArrayLike, sample_weight: ArrayLike | None = None
+             ) -> float:
         """The whole-set cost: for ``tse`` the sum over rows of ``||t - y||^2`` (the notes'
-        TSEcost); for ``mse`` and ``cross_entropy`` the mean over rows of the per-sample
-        loss. y takes the same forms as in :meth:`fit`."""
-        X2, _ = self._inputs(X, allow_1d=False)
-        T = as_targets(y, X2.shape[0], self._layers[-1], self._dtype)
-        with self._lock:
-            return self._cost(X2, T)
+        TSEcost); for ``mse``, ``cross_entropy`` and ``poisson`` the mean over rows of the
+        per-sample loss. y takes the same forms as in :meth:`fit`.
 
-    def _cost(self, X2, T):
-        total = _core.loss(self._arch, self._params, X2, T)
+        With ``sample_weight`` (N,), finite and >= 0: row r counts ``w_r`` times, so the cost
+        is ``sum_r w_r F_r`` (tse) or ``sum_r w_r F_r / sum_r w_r`` (the others): integer
+        weights give the cost of the data with each row repeated ``w_r`` times."""
+        X2, _ = self._inputs(X, allow_1d=False)
+        T = self._targets(y, X2.shape[0])
+        w = _check_sample_weight(sample_weight, X2.shape[0], self._dtype)
+        with self._lock:
+            return self._cost(X2, T, w)
+
+    def _cost(self, X2, T, w=None):
+        total = _core.loss(self._arch, self._params, X2, T, w)
         if self._loss == "tse" or X2.shape[0] == 0:
             return float(total)
-        return float(total / X2.shape[0])
+        return float(total / _weight_sum(w, X2.shape[0]))
 
-    def gradients(self, X: ArrayLike, y: ArrayLike
+    def gradients(self, X: ArrayLike, y: ArrayLike, sample_weight: ArrayLike | None = None
                   ) -> tuple[list[FloatArray], list[FloatArray]]:
         """Gradient of the whole-set cost (see :meth:`cost`) with respect to every parameter.
 
@@ -583,17 +644,20 @@ class Network:
             ``db[i]`` of shape ``(n_{i+1},)``, like ``biases[i]``.
 
         The network is not changed. For ``tse`` this is the sum over rows of the notes'
-        ``a_{i-1} S_i^T`` and ``S_i``; for ``mse`` and ``cross_entropy`` the mean.
+        ``a_{i-1} S_i^T`` and ``S_i``; for ``mse``, ``cross_entropy`` and ``poisson`` the mean.
+        With ``sample_weight`` (N,): the weighted sum (tse) or weighted mean (the others) of
+        the rows' gradients, the gradient of the weighted cost of :meth:`cost`.
         """
         X2, _ = self._inputs(X, allow_1d=False)
         if X2.shape[0] == 0:
             raise ValueError("X has no rows; gradients need at least one sample")
-        T = as_targets(y, X2.shape[0], self._layers[-1], self._dtype)
+        T = self._targets(y, X2.shape[0])
+        w = _check_sample_weight(sample_weight, X2.shape[0], self._dtype)
         grad = np.zeros_like(self._params)
         with self._lock:
-            _core.gradients(self._arch, self._params, X2, T, grad)
+            _core.gradients(self._arch, self._params, X2, T, grad, w)
         if self._loss != "tse":
-            grad /= X2.shape[0]
+            grad /= _weight_sum(w, X2.shape[0])
         return self._split(grad)
 
     def _split(self, flat):
@@ -615,7 +679,8 @@ class Network:
             validation_data: tuple[ArrayLike, ArrayLike] | None = None,
             validation_split: float | None = None, early_stopping: bool = False,
             patience: int = 10, callbacks: Sequence[Callback] | None = None,
-            n_threads: int | None = None, _optimizer_state: dict | None = None) -> History:
+            n_threads: int | None = None, sample_weight: ArrayLike | None = None,
+            _optimizer_state: dict | None = None, _scale_penalty: bool = False) -> History:
         """Train with gradient descent; returns a :class:`History`.
 
         With ``batch_size=1``, ``optimizer="sgd"`` and no ``l1``, ``l2`` or ``dropout`` (the
@@ -626,7 +691,8 @@ class Network:
         without the GIL, on one thread.
 
         Otherwise each step takes a batch of ``batch_size`` consecutive rows of the epoch's
-        permutation (the last batch may be shorter) and descends
+        permutation (the last batch may be shorter) and descends (unweighted; see
+        ``sample_weight`` for the weighted form)
 
             ``(1/B) sum_{rows of the batch} F_row  +  l1 sum|w|  +  l2 sum w^2``
 
@@ -690,9 +756,9 @@ class Network:
             (``lr * 0.5 ** (epoch // 10)``), "exponential" (``lr * 0.95 ** epoch``),
             "inverse" (``lr / (1 + 0.01 epoch)``), an object of :mod:`cmlp.schedules` for
             other settings, or a callable ``epoch -> lr``.
-        validation_data : tuple (X_val, y_val), optional
+        validation_data : tuple (X_val, y_val) or (X_val, y_val, sample_weight_val), optional
             Evaluated after every epoch: ``History.val_cost`` (cost plus penalty) and, for
-            classification, ``History.val_accuracy``.
+            classification, ``History.val_accuracy`` (weighted if weights are given).
         validation_split : float in (0, 1), optional
             Instead of validation_data: hold out the **last** ``validation_split`` fraction
             of the rows of X and y (as given, before any shuffling) for validation.
@@ -717,6 +783,18 @@ class Network:
             summation order in chaotic training does. Threads are
             used only when each gets at least ``2**19`` rows x parameters of work per batch.
             The per-sample path (batch_size 1) is always single-threaded.
+        sample_weight : array-like of shape (N,), optional
+            One finite weight >= 0 per row of X (not all zero): row r's loss term counts
+            ``w_r`` times. Each minibatch step then uses the **weighted mean** of the batch's
+            gradients, ``sum_r w_r g_r / sum_r w_r`` (plus the penalty's gradient); a batch
+            whose weights are all zero makes no step at all (parameters and optimizer state
+            unchanged). Rows of weight 0 are ignored, exactly as if they were not there.
+            With ``batch_size=1`` the weighted mean over one row is that row's gradient, so
+            a weight > 0 does not change the notes' per-sample update: **with batch_size=1 a
+            weight only decides whether a row counts** (0 or not). For full-batch training
+            (``batch_size=None``) integer weights give the same steps as repeating each row
+            ``w_r`` times. ``History`` records the weighted costs and accuracies (see
+            :meth:`cost`); with ``validation_split`` the held-out rows keep their weights.
 
         Returns
         -------
@@ -745,7 +823,8 @@ class Network:
         N = X2.shape[0]
         if N == 0:
             raise ValueError("X has no rows; fit needs at least one sample")
-        T = as_targets(y, N, self._layers[-1], self._dtype)
+        T = self._targets(y, N)
+        w = _check_sample_weight(sample_weight, N, self._dtype)
         if validation_data is not None and validation_split is not None:
             raise ValueError("give validation_data or validation_split, not both")
         val = None
@@ -755,18 +834,28 @@ class Network:
             if frac >= 1 or n_val >= N:
                 raise ValueError(f"validation_split must leave training rows: got {frac} of "
                                  f"{N} rows")
-            val = (X2[N - n_val:], T[N - n_val:])
+            val = (X2[N - n_val:], T[N - n_val:], None if w is None else w[N - n_val:])
             X2, T = X2[:N - n_val], T[:N - n_val]
             N = X2.shape[0]
+            if w is not None:
+                w = w[:N]
+                for part, name in ((w, "training"), (val[2], "validation")):
+                    if not (part > 0).any():
+                        raise ValueError(f"sample_weight is zero for every {name} row after "
+                                         f"validation_split; give those rows positive weights")
         elif validation_data is not None:
-            if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
-                raise TypeError("validation_data must be a tuple (X_val, y_val)")
+            if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
+                raise TypeError("validation_data must be a tuple (X_val, y_val) or "
+                                "(X_val, y_val, sample_weight_val)")
             Xv, _ = check_X(validation_data[0], self._layers[0], self._dtype, "validation_data[0]",
                             allow_1d=False)
             if Xv.shape[0] == 0:
                 raise ValueError("validation_data[0] has no rows")
-            val = (Xv, as_targets(validation_data[1], Xv.shape[0], self._layers[-1],
-                                  self._dtype, name="validation_data[1]"))
+            wv = None
+            if len(validation_data) == 3:
+                wv = _check_sample_weight(validation_data[2], Xv.shape[0], self._dtype,
+                                          "validation_data[2]")
+            val = (Xv, self._targets(validation_data[1], Xv.shape[0], "validation_data[1]"), wv)
         if early_stopping and val is None:
             raise ValueError("early_stopping=True needs validation_data or validation_split")
         B = self._check_batch_size(batch_size, N)
@@ -775,6 +864,8 @@ class Network:
             X2 = X2.copy()
         if np.may_share_memory(T, self._params):
             T = T.copy()
+        if w is not None and np.may_share_memory(w, self._params):
+            w = w.copy()
         rng = self._rng if seed is None else _check_seed(seed)
         history = History(self._loss, lr, B, opt.name)
         # _optimizer_state (private, for cmlp.estimators' partial_fit): a dict that carries the
@@ -782,7 +873,8 @@ class Network:
         # optimizer; empty or from another optimizer: a fresh state, stored into it at the end
         config = dict(opt=opt, lr=lr, l1=l1, l2=l2, drop=drop, schedule=schedule, val=val,
                       early_stopping=early_stopping, patience=patience, callbacks=callbacks,
-                      n_threads=n_threads, carry=_optimizer_state)
+                      n_threads=n_threads, carry=_optimizer_state, w=w,
+                      scale_penalty=bool(_scale_penalty))
         with self._lock, _blas_one_thread():
             self._train(X2, T, epochs, B, shuffle, rng, verbose, on_nonfinite, history, config)
         return history
@@ -835,8 +927,9 @@ class Network:
             B = N
         return B
 
-    def _evaluate(self, X, T, pool=None, threads=1):
-        """(whole-set cost, accuracy or None) with the current weights, no dropout.
+    def _evaluate(self, X, T, w=None, pool=None, threads=1):
+        """(whole-set cost, accuracy or None) with the current weights, no dropout; weighted
+        with the row weights w (N) if given.
 
         With a thread pool, the rows are cut into ``threads`` slices evaluated at once (the
         C calls release the GIL) and the slices' sums added in order.
@@ -849,15 +942,18 @@ class Network:
             slices = list(zip(bounds[:-1], bounds[1:]))
         if self.is_classifier:
             def part(a, b):
-                return _core.evaluate(self._arch, self._params, X[a:b], T[a:b])
+                return _core.evaluate(self._arch, self._params, X[a:b], T[a:b],
+                                      None if w is None else w[a:b])
         else:
             def part(a, b):
-                return _core.loss(self._arch, self._params, X[a:b], T[a:b]), 0
+                return _core.loss(self._arch, self._params, X[a:b], T[a:b],
+                                  None if w is None else w[a:b]), 0
         futures = [pool.submit(_one_blas_thread, part, a, b) for a, b in slices[1:]]
         parts = [part(*slices[0])] + [f.result() for f in futures]
         total = sum(p[0] for p in parts)
-        acc = sum(p[1] for p in parts) / N if self.is_classifier else None
-        cost = float(total) if self._loss == "tse" else float(total / N)
+        denom = _weight_sum(w, N)
+        acc = sum(p[1] for p in parts) / denom if self.is_classifier else None
+        cost = float(total) if self._loss == "tse" else float(total / denom)
         return cost, acc
 
     def _train(self, X, T, epochs, B, shuffle, rng, verbose, on_nonfinite, history, config):
@@ -867,7 +963,9 @@ class Network:
         use_dropout = bool((drop > 0).any())
         kind = _core.OPTIMIZER_CODES[opt.name]
         per_sample = B == 1 and opt.name == "sgd" and l1 == 0 and l2 == 0 and not use_dropout
-        copt = _core.Optim(kind, lr0, l1=l1, l2=l2, **opt.hyperparameters())
+        w = config["w"]
+        copt = _core.Optim(kind, lr0, l1=l1, l2=l2, scale_penalty=config["scale_penalty"],
+                           **opt.hyperparameters())
         # rows per call into C: whole batches, about _CHUNK_WORK multiply-adds
         work = _CHUNK_WORK if per_sample else _BATCH_CHUNK_WORK
         chunk = max(1, work // ((P + 256) * B)) * B
@@ -912,7 +1010,7 @@ class Network:
                 bad, done = False, N
                 if per_sample and inner is None:
                     status, done, _ = _core.sgd_epoch(self._arch, self._params, X, T, perm, lr,
-                                                      stop)
+                                                      stop, w)
                     bad = status != 0
                 else:
                     for start in range(0, N, chunk):
@@ -920,7 +1018,7 @@ class Network:
                         m = rows.shape[0]
                         if per_sample:
                             status, d, _ = _core.sgd_epoch(self._arch, self._params, X, T, rows,
-                                                           lr, stop)
+                                                           lr, stop, w)
                         else:
                             u = None
                             if U is not None:
@@ -928,11 +1026,11 @@ class Network:
                                 rng.random(out=u, dtype=self._dtype)
                             if team is not None:
                                 status, d = self._team_batches(team, driver, pool, X, T, rows,
-                                                               u, drop, stop)
+                                                               u, drop, stop, w)
                             else:
                                 status, d, _ = _core.train_batches(
                                     self._arch, copt, self._params, grad, state, X, T, rows, B,
-                                    u, drop, stop)
+                                    u, drop, stop, w)
                         if status != 0:
                             bad, done = True, start + d
                             break
@@ -951,7 +1049,7 @@ class Network:
                     history._stop("nonfinite", epoch)
                     err.history = history
                     raise err
-                cost, acc = self._evaluate(X, T, pool, threads)
+                cost, acc = self._evaluate(X, T, w, pool, threads)
                 pen = _core.penalty(self._arch, self._params, l1, l2) if l1 or l2 else 0.0
                 cost += pen
                 val_cost = val_acc = None
@@ -1013,7 +1111,7 @@ class Network:
                 carry.update(key=key, state=state, t=copt.t)
 
     @staticmethod
-    def _team_batches(team, driver, pool, X, T, rows, U, drop, stop):
+    def _team_batches(team, driver, pool, X, T, rows, U, drop, stop, w=None):
         """Minibatch steps over ``rows`` on the team's threads, each running its share in C
         without the GIL (see ``_core.Team``). Returns (status, rows done) as
         ``_core.train_batches``.
@@ -1024,7 +1122,7 @@ class Network:
         the partner waiting at the C barrier for good. Now the interrupt only ends the wait
         here; the chunk runs to its end (the parameters are those after a whole batch) and
         fit's cleanup waits for it."""
-        team.prepare(X, T, rows, U, drop, stop)
+        team.prepare(X, T, rows, U, drop, stop, w)
         driver.submit(_team_chunk, team, pool).result()
         status, done, _ = team.result()
         return status, done

@@ -59,6 +59,8 @@ def activation(name, n):
     if name == "softmax":
         e = np.exp(n - n.max())
         return e / e.sum()
+    if name == "exp":
+        return np.exp(n)  # the output of a Poisson network (log link)
     raise ValueError(f"unknown activation {name!r}")
 
 
@@ -77,6 +79,8 @@ def activation_derivative(name, n):
         return np.where(n > 0, 1.0, np.exp(np.minimum(n, 0)))
     if name == "identity":
         return np.ones_like(n)
+    if name == "exp":
+        return np.exp(n)
     raise ValueError(f"no elementwise derivative for {name!r}")
 
 
@@ -89,9 +93,15 @@ def loss_term(loss, output, t, y):
     """The loss of one sample (a float).
 
     tse: ||t - y||^2 (the notes); mse: 1/2 ||t - y||^2; cross_entropy: -sum t log y for a
-    softmax output, -sum [t log y + (1 - t) log(1 - y)] for sigmoid outputs.
+    softmax output, -sum [t log y + (1 - t) log(1 - y)] for sigmoid outputs; poisson:
+    sum [t log(t / y) - t + y] with 0 log 0 = 0 (scikit-learn's half Poisson deviance).
     """
     e = t - y
+    if loss == "poisson":
+        total = 0.0
+        for tk, yk in zip(np.ravel(t), np.ravel(y)):
+            total += (tk * np.log(tk / yk) if tk != 0 else 0.0) - tk + yk
+        return float(total)
     if loss == "tse":
         return float((e * e).sum())
     if loss == "mse":
@@ -106,6 +116,10 @@ def loss_term(loss, output, t, y):
 
 def output_delta(loss, output, t, y, n):
     """S_L = dF/dn_L for one sample; t, y, n of shape (n_L, 1)."""
+    if loss == "poisson":
+        # dF/dy = 1 - t/y and, for the exp output, A_L = diag(y): S_L = A_L (1 - t/y) = y - t
+        A = np.diagflat(activation_derivative(output, n))
+        return A @ (1 - t / y)
     if loss == "cross_entropy":
         # dF/dy = -t/y (+ (1-t)/(1-y) for sigmoid); multiplied by the output Jacobian this
         # simplifies, as every text on softmax/cross-entropy shows:
@@ -164,36 +178,53 @@ def backprop(weights, biases, activations, loss, x, t):
 
 
 def _whole_set_scale(loss, N):
-    # tse is the notes' sum over samples; mse and cross_entropy are means.
+    # tse is the notes' sum over samples; mse, cross_entropy and poisson are means. With
+    # sample weights N is the sum of the weights: the weighted sum, or the weighted mean.
     return 1.0 if loss == "tse" else 1.0 / N
 
 
-def gradients(weights, biases, activations, loss, X, T):
-    """Gradient of the whole-set cost (tse: sum over rows; mse, cross_entropy: mean).
+def _weights_or_ones(sample_weight, N):
+    if sample_weight is None:
+        return [1.0] * N
+    return [float(v) for v in sample_weight]
 
-    Returns ``(dW, db, cost)`` with dW[i] (n_{i-1}, n_i) and db[i] (n_i, 1).
+
+def gradients(weights, biases, activations, loss, X, T, sample_weight=None):
+    """Gradient of the whole-set cost (tse: sum over rows; mse, cross_entropy, poisson: mean).
+
+    With ``sample_weight`` (N,): row r's loss counts ``w_r`` times, so the cost is
+    ``sum_r w_r F_r`` (tse) or ``sum_r w_r F_r / sum_r w_r`` (the others), and its gradient
+    the same combination of the rows' gradients. Returns ``(dW, db, cost)`` with
+    dW[i] (n_{i-1}, n_i) and db[i] (n_i, 1).
     """
+    w = _weights_or_ones(sample_weight, len(X))
     dW = [np.zeros_like(W, dtype=np.float64) for W in weights]
     db = [np.zeros((W.shape[1], 1)) for W in weights]
     cost = 0.0
-    for x, t in zip(X, T):
+    for x, t, wr in zip(X, T, w):
+        if wr == 0:
+            continue  # a row of weight 0 is not part of the cost
         gW, gb, F = backprop(weights, biases, activations, loss, x, t)
         for i in range(len(weights)):
-            dW[i] += gW[i]
-            db[i] += gb[i]
-        cost += F
-    s = _whole_set_scale(loss, len(X))
+            dW[i] += wr * gW[i]
+            db[i] += wr * gb[i]
+        cost += wr * F
+    s = _whole_set_scale(loss, sum(w))
     return [g * s for g in dW], [g * s for g in db], cost * s
 
 
-def total_cost(weights, biases, activations, loss, X, T):
-    """The whole-set cost: the notes' TSEcost loop (sum) for tse, the mean otherwise."""
+def total_cost(weights, biases, activations, loss, X, T, sample_weight=None):
+    """The whole-set cost: the notes' TSEcost loop (sum) for tse, the mean otherwise; with
+    ``sample_weight``, the weighted sum (tse) or the weighted mean (the others)."""
+    w = _weights_or_ones(sample_weight, len(X))
     cost = 0.0
-    for x, t in zip(X, T):
+    for x, t, wr in zip(X, T, w):
+        if wr == 0:
+            continue
         a, _ = feedforward(weights, biases, activations, x)
-        cost += loss_term(loss, activations[-1], np.asarray(t, dtype=np.float64).reshape(-1, 1),
-                          a[-1])
-    return cost * _whole_set_scale(loss, len(X))
+        cost += wr * loss_term(loss, activations[-1],
+                               np.asarray(t, dtype=np.float64).reshape(-1, 1), a[-1])
+    return cost * _whole_set_scale(loss, sum(w))
 
 
 def _copy_params(weights, biases):
@@ -218,19 +249,28 @@ def sgd_epoch(weights, biases, activations, loss, X, T, perm, alpha):
     return W, b
 
 
-def minibatch_step(weights, biases, activations, loss, X, T, rows, alpha):
+def minibatch_step(weights, biases, activations, loss, X, T, rows, alpha, sample_weight=None):
     """One minibatch gradient-descent step: the mean over ``rows`` of the per-sample
     gradients, times alpha. With one row this is exactly a step of :func:`sgd_epoch`.
+
+    With ``sample_weight`` (one weight per row of X): the weighted mean
+    ``sum_j w_j g_j / sum_j w_j`` over the rows; if their weights sum to 0 there is no step.
     Returns new lists ``(weights, biases)``."""
     W, b = _copy_params(weights, biases)
-    gW = [np.zeros_like(w) for w in W]
+    w = _weights_or_ones(sample_weight, len(X))
+    gW = [np.zeros_like(v) for v in W]
     gb = [np.zeros_like(v) for v in b]
+    B = 0.0
     for j in rows:
+        B += w[j]
+        if w[j] == 0:
+            continue
         dW, db, _ = backprop(W, b, activations, loss, X[j], T[j])
         for i in range(len(W)):
-            gW[i] += dW[i]
-            gb[i] += db[i]
-    B = len(rows)
+            gW[i] += w[j] * dW[i]
+            gb[i] += w[j] * db[i]
+    if B == 0:
+        return W, b
     for i in range(len(W)):
         W[i] = W[i] - alpha * (gW[i] / B)
         b[i] = b[i] - alpha * (gb[i] / B)
@@ -361,30 +401,38 @@ def new_optimizer_state(weights):
 
 
 def train_step(weights, biases, activations, loss, X, T, rows, lr, optimizer="sgd",
-               state=None, l1=0.0, l2=0.0, U=None, drop=None, **hyper):
+               state=None, l1=0.0, l2=0.0, U=None, drop=None, sample_weight=None, **hyper):
     """One minibatch step: the mean over ``rows`` of the per-sample gradients (with dropout
     masks from the draws ``U[k]`` for the k-th row of the batch, if U is given), plus the
     penalty's gradient, then the optimizer's update with ``lr`` and ``hyper``.
 
-    So the step descends ``(1/B) sum_rows F + l1 sum |w| + l2 sum w^2``. Returns new lists
-    ``(weights, biases)``; ``state`` (from :func:`new_optimizer_state`) is updated in place.
+    So the step descends ``(1/B) sum_rows F + l1 sum |w| + l2 sum w^2``; with
+    ``sample_weight`` (one per row of X), ``(1/sum w) sum_rows w F + ...`` (no step at all if
+    the rows' weights sum to 0). Returns new lists ``(weights, biases)``; ``state`` (from
+    :func:`new_optimizer_state`) is updated in place.
     """
     W, b = _copy_params(weights, biases)
     if state is None:
         state = new_optimizer_state(W)
-    gW = [np.zeros_like(w) for w in W]
+    sw = _weights_or_ones(sample_weight, len(X))
+    gW = [np.zeros_like(v) for v in W]
     gb = [np.zeros_like(v) for v in b]
-    hidden = [w.shape[1] for w in W[:-1]]
+    hidden = [v.shape[1] for v in W[:-1]]
+    B = 0.0
     for k, j in enumerate(rows):
+        B += sw[j]
+        if sw[j] == 0:
+            continue
         if U is not None:
             masks = dropout_masks(U[k], hidden, drop)
             dW, db, _ = backprop_dropout(W, b, activations, loss, X[j], T[j], masks)
         else:
             dW, db, _ = backprop(W, b, activations, loss, X[j], T[j])
         for i in range(len(W)):
-            gW[i] += dW[i]
-            gb[i] += db[i]
-    B = len(rows)
+            gW[i] += sw[j] * dW[i]
+            gb[i] += sw[j] * db[i]
+    if B == 0:
+        return W, b
     pen = penalty_gradients(W, l1, l2)
     update = UPDATES[optimizer]
     for i in range(len(W)):

@@ -171,8 +171,8 @@ static void record(int ok)
 }
 
 static const char *ACT_NAMES[] = {"identity", "sigmoid", "tanh", "relu", "leaky_relu", "elu",
-                                  "softmax"};
-static const char *LOSS_NAMES[] = {"tse", "mse", "cross_entropy"};
+                                  "softmax", "exp"};
+static const char *LOSS_NAMES[] = {"tse", "mse", "cross_entropy", "poisson"};
 
 /* ------------------------------------------------------------------ naive reference */
 
@@ -184,6 +184,7 @@ static double ref_act(double v, int act)
     case CMLP_RELU: return v < 0 ? 0.0 : v;
     case CMLP_LEAKY_RELU: return v < 0 ? 0.01 * v : v;
     case CMLP_ELU: return v < 0 ? expm1(v) : v;
+    case CMLP_EXP: return exp(v);
     default: return v;
     }
 }
@@ -197,6 +198,7 @@ static double ref_deriv(double a, int act)
     case CMLP_RELU: return a > 0 ? 1.0 : 0.0;
     case CMLP_LEAKY_RELU: return a > 0 ? 1.0 : 0.01;
     case CMLP_ELU: return a > 0 ? 1.0 : a + 1.0;
+    case CMLP_EXP: return a;
     default: return 1.0;
     }
 }
@@ -239,7 +241,9 @@ static double ref_loss(const double *y, const double *t, ptrdiff_t B, ptrdiff_t 
     double acc = 0;
     ptrdiff_t i;
     for (i = 0; i < B * K; i++) {
-        if (loss == CMLP_CROSS_ENTROPY) {
+        if (loss == CMLP_POISSON) {
+            acc += (t[i] == 0 ? 0.0 : t[i] * log(t[i] / y[i])) - t[i] + y[i];
+        } else if (loss == CMLP_CROSS_ENTROPY) {
             double yi = y[i] < eps ? eps : (y[i] > 1 - eps ? 1 - eps : y[i]);
             acc -= t[i] * log(yi);
             if (out_act != CMLP_SOFTMAX) acc -= (1 - t[i]) * log(1 - yi);
@@ -259,7 +263,9 @@ static void ref_output_delta(double *S, const double *y, const double *t, ptrdif
         const double *yr = y + r * K, *tr = t + r * K;
         double *Sr = S + r * K;
         for (j = 0; j < K; j++) {
-            if (loss == CMLP_CROSS_ENTROPY) {
+            if (loss == CMLP_POISSON) {
+                Sr[j] = yr[j] - tr[j]; /* d/dn of y - t log y with y = exp(n) */
+            } else if (loss == CMLP_CROSS_ENTROPY) {
                 double st = 0;
                 for (k = 0; k < K; k++) st += tr[k];
                 Sr[j] = out_act == CMLP_SOFTMAX ? yr[j] * st - tr[j] : yr[j] - tr[j];
@@ -532,6 +538,8 @@ static void make_outputs(double *y, double *t, ptrdiff_t B, ptrdiff_t K, int los
             for (r = 0; r < B; r++) t[r * K + (ptrdiff_t)(urand() * (double)K) % K] = 1;
     } else {
         fill(t, B * K, 0, 1, 0);
+        if (loss == CMLP_POISSON) /* counts of zero: the 0 log 0 = 0 term */
+            for (r = 0; r < B * K; r += 3) t[r] = 0;
     }
 }
 
@@ -777,13 +785,14 @@ static void test_net(int f32, const net_case *nc, ptrdiff_t N, const char *label
         float *gwf = fbuf(cmlp_gradient_work_size(&arch)), *swf = fbuf(cmlp_sgd_work_size(&arch));
         net_forward_f32(Yf, wf, pf, Xf, N, &arch);
         ok = guard_check("Y", guards_ok_f(Yf, N * K), 1) && ok;
-        loss = net_loss_f32(wf, pf, Xf, Tf, N, &arch);
+        loss = net_loss_f32(wf, pf, Xf, Tf, NULL, N, &arch);
         ok = guard_check("forward work", guards_ok_f(wf, cmlp_forward_work_size(&arch)), 1) && ok;
-        (void)net_gradients_f32(gf, gwf, pf, Xf, Tf, N, &arch);
+        (void)net_gradients_f32(gf, gwf, pf, Xf, Tf, NULL, N, &arch);
         ok = guard_check("grad", guards_ok_f(gf, P), 1) && ok;
         ok = guard_check("gradient work", guards_ok_f(gwf, cmlp_gradient_work_size(&arch)), 1) &&
              ok;
-        status = sgd_epoch_f32(p2f, swf, Xf, Tf, perm, N, &arch, 0.03125f, 1, &done, &lsum);
+        status = sgd_epoch_f32(p2f, swf, Xf, Tf, NULL, perm, N, &arch, 0.03125f, 1, &done,
+                               &lsum);
         ok = guard_check("params", guards_ok_f(p2f, P), 1) && ok;
         ok = guard_check("sgd work", guards_ok_f(swf, cmlp_sgd_work_size(&arch)), 1) && ok;
         from_f(Y, Yf, N * K);
@@ -803,13 +812,13 @@ static void test_net(int f32, const net_case *nc, ptrdiff_t N, const char *label
         double *gwf = dbuf(cmlp_gradient_work_size(&arch)), *swf = dbuf(cmlp_sgd_work_size(&arch));
         net_forward_f64(Y, wf, params, X, N, &arch);
         ok = guard_check("Y", guards_ok_d(Y, N * K), 0) && ok;
-        loss = net_loss_f64(wf, params, X, T, N, &arch);
+        loss = net_loss_f64(wf, params, X, T, NULL, N, &arch);
         ok = guard_check("forward work", guards_ok_d(wf, cmlp_forward_work_size(&arch)), 0) && ok;
-        (void)net_gradients_f64(grad, gwf, params, X, T, N, &arch);
+        (void)net_gradients_f64(grad, gwf, params, X, T, NULL, N, &arch);
         ok = guard_check("grad", guards_ok_d(grad, P), 0) && ok;
         ok = guard_check("gradient work", guards_ok_d(gwf, cmlp_gradient_work_size(&arch)), 0) &&
              ok;
-        status = sgd_epoch_f64(p2, swf, X, T, perm, N, &arch, 0.03125, 1, &done, &lsum);
+        status = sgd_epoch_f64(p2, swf, X, T, NULL, perm, N, &arch, 0.03125, 1, &done, &lsum);
         ok = guard_check("params", guards_ok_d(p2, P), 0) && ok;
         ok = guard_check("sgd work", guards_ok_d(swf, cmlp_sgd_work_size(&arch)), 0) && ok;
         dfree(wf);
@@ -836,6 +845,121 @@ static void test_net(int f32, const net_case *nc, ptrdiff_t N, const char *label
     dfree(wY);
     dfree(grad);
     dfree(wgrad);
+    dfree(p2);
+    dfree(wp2);
+    free(perm);
+}
+
+/* The drivers with sample weights w_r = 0, 0.5, 1, 0, ...: net_loss is sum_r w_r l_r,
+ * net_gradients sum_r w_r g_r, net_evaluate sums the weights of the correct rows, and
+ * sgd_epoch skips the rows of weight 0 and leaves the others' updates unweighted. */
+static void test_net_weighted(int f32, const net_case *nc, ptrdiff_t N, const char *label,
+                              int mode)
+{
+    const ptrdiff_t L = nc->L, n0 = nc->sizes[0], K = nc->sizes[L];
+    cmlp_arch arch;
+    ptrdiff_t P, i, r, done = -1;
+    double *params, *X, *T, *w, *grad, *wgrad, *tmp, *p2, *wp2;
+    double loss, wloss = 0, ev, correct = -1, lsum = 0, wlsum = 0;
+    int64_t *perm;
+    int ok = 1, status;
+    char name[200];
+    snprintf(name, sizeof name, "weighted drivers %s N=%ld %s", label, (long)N,
+             mode == 0 ? "own" : mode == 1 ? "gemm dense" : "gemm sparse");
+    current = name;
+    arch.n_layers = L;
+    arch.sizes = nc->sizes;
+    arch.acts = nc->acts;
+    arch.loss = nc->loss;
+    arch.blas = mode == 0 ? NULL : &NAIVE_BLAS;
+    P = cmlp_param_count(&arch);
+    params = dbuf(P);
+    X = dbuf(N * n0);
+    T = dbuf(N * K);
+    w = dbuf(N);
+    grad = dbuf(P);
+    wgrad = dbuf(P);
+    tmp = dbuf(P);
+    perm = xmalloc(sizeof(int64_t) * (size_t)(N + 1));
+    fill(params, P, -0.5, 0.5, 0);
+    fill(X, N * n0, 0, 1, 1);
+    if (mode == 2)
+        for (i = 0; i < N * n0; i++)
+            if (i % 5 != 0) X[i] = 0;
+    for (r = 0; r < N; r++) {
+        for (i = 0; i < K; i++) T[r * K + i] = 0;
+        T[r * K + (r % K)] = 1;
+        w[r] = 0.5 * (double)(r % 3);
+        perm[r] = N - 1 - r;
+    }
+    if (f32) {
+        round_f(params, P);
+        round_f(X, N * n0);
+    }
+    for (i = 0; i < P; i++) grad[i] = wgrad[i] = 0.25;
+    for (r = 0; r < N; r++) {
+        double l;
+        for (i = 0; i < P; i++) tmp[i] = 0;
+        l = ref_row_backward(tmp, params, X + r * n0, T + r * K, nc, f32, 0, 0);
+        wloss += w[r] * l;
+        for (i = 0; i < P; i++) wgrad[i] += w[r] * tmp[i];
+    }
+    p2 = copy_d(params, P);
+    wp2 = copy_d(params, P);
+    for (r = 0; r < N; r++)
+        if (w[perm[r]] != 0)
+            wlsum += w[perm[r]] * ref_row_backward(wp2, wp2, X + perm[r] * n0,
+                                                   T + perm[r] * K, nc, f32, 0.03125, 1);
+    if (f32) {
+        float *pf = to_f(params, P), *Xf = to_f(X, N * n0), *Tf = to_f(T, N * K);
+        float *wtf = to_f(w, N), *gf = to_f(grad, P), *p2f = to_f(p2, P);
+        float *wf = fbuf(cmlp_forward_work_size(&arch));
+        float *gwf = fbuf(cmlp_gradient_work_size(&arch)), *swf = fbuf(cmlp_sgd_work_size(&arch));
+        loss = net_loss_f32(wf, pf, Xf, Tf, wtf, N, &arch);
+        ev = net_evaluate_f32(wf, pf, Xf, Tf, wtf, N, &arch, &correct);
+        (void)net_gradients_f32(gf, gwf, pf, Xf, Tf, wtf, N, &arch);
+        status = sgd_epoch_f32(p2f, swf, Xf, Tf, wtf, perm, N, &arch, 0.03125f, 1, &done, &lsum);
+        from_f(grad, gf, P);
+        from_f(p2, p2f, P);
+        ffree(pf);
+        ffree(Xf);
+        ffree(Tf);
+        ffree(wtf);
+        ffree(gf);
+        ffree(p2f);
+        ffree(wf);
+        ffree(gwf);
+        ffree(swf);
+    } else {
+        double *wf = dbuf(cmlp_forward_work_size(&arch));
+        double *gwf = dbuf(cmlp_gradient_work_size(&arch)), *swf = dbuf(cmlp_sgd_work_size(&arch));
+        loss = net_loss_f64(wf, params, X, T, w, N, &arch);
+        ev = net_evaluate_f64(wf, params, X, T, w, N, &arch, &correct);
+        (void)net_gradients_f64(grad, gwf, params, X, T, w, N, &arch);
+        status = sgd_epoch_f64(p2, swf, X, T, w, perm, N, &arch, 0.03125, 1, &done, &lsum);
+        dfree(wf);
+        dfree(gwf);
+        dfree(swf);
+    }
+    ok = compare("weighted loss", &loss, &wloss, 1, f32) && ok;
+    ok = compare("weighted evaluate loss", &ev, &loss, 1, f32) && ok;
+    ok = compare("weighted grad", grad, wgrad, P, f32) && ok;
+    if (status != CMLP_OK || done != N || correct < 0 || correct > 1.5 * (double)N) {
+        if (n_reports++ < MAX_REPORTS)
+            printf("FAIL %s [%s]: status %d done %ld correct %g\n", name, isa_label, status,
+                   (long)done, correct);
+        ok = 0;
+    }
+    ok = compare("weighted sgd params", p2, wp2, P, f32) && ok;
+    ok = compare("weighted sgd loss_sum", &lsum, &wlsum, 1, f32) && ok;
+    record(ok);
+    dfree(params);
+    dfree(X);
+    dfree(T);
+    dfree(w);
+    dfree(grad);
+    dfree(wgrad);
+    dfree(tmp);
     dfree(p2);
     dfree(wp2);
     free(perm);
@@ -878,7 +1002,7 @@ static void test_sgd_stop(int f32)
     if (f32) {
         float *pf = to_f(params, P), *Xf = to_f(X, N * n0), *Tf = to_f(T, N * K);
         float *wf = fbuf(cmlp_sgd_work_size(&arch));
-        status = sgd_epoch_f32(pf, wf, Xf, Tf, perm, N, &arch, 0.5f, 1, &done, &lsum);
+        status = sgd_epoch_f32(pf, wf, Xf, Tf, NULL, perm, N, &arch, 0.5f, 1, &done, &lsum);
         from_f(got, pf, P);
         ffree(pf);
         ffree(Xf);
@@ -887,7 +1011,7 @@ static void test_sgd_stop(int f32)
     } else {
         double *wf = dbuf(cmlp_sgd_work_size(&arch));
         memcpy(got, params, sizeof(double) * (size_t)P);
-        status = sgd_epoch_f64(got, wf, X, T, perm, N, &arch, 0.5, 1, &done, &lsum);
+        status = sgd_epoch_f64(got, wf, X, T, NULL, perm, N, &arch, 0.5, 1, &done, &lsum);
         dfree(wf);
     }
     ok = status == CMLP_NONFINITE && done == bad;
@@ -945,18 +1069,21 @@ static void run_all(void)
         {2, {63, 7, 4}, {CMLP_RELU, CMLP_SOFTMAX}, CMLP_TSE},
         {3, {65, 7, 63, 3}, {CMLP_ELU, CMLP_LEAKY_RELU, CMLP_IDENTITY}, CMLP_MSE},
         {3, {1, 65, 1, 2}, {CMLP_SIGMOID, CMLP_TANH, CMLP_SOFTMAX}, CMLP_MSE},
+        {2, {7, 5, 2}, {CMLP_TANH, CMLP_EXP}, CMLP_POISSON},
     };
     static const char *NET_LABELS[] = {"1-1 sigmoid tse", "7-3 softmax ce",
                                        "7-5-1 tanh/sigmoid ce", "63-7-4 relu/softmax tse",
                                        "65-7-63-3 elu/leaky/identity mse",
-                                       "1-65-1-2 sigmoid/tanh/softmax mse"};
+                                       "1-65-1-2 sigmoid/tanh/softmax mse",
+                                       "7-5-2 tanh/exp poisson"};
 
     for (f32 = 0; f32 <= 1; f32++) {
         for (act = 0; act < CMLP_N_ACT; act++)
             for (i = 0; i < 4; i++)
                 for (j = 0; j < N_SIZES; j++) test_act_forward(f32, B_SIZES[i], SIZES[j], act);
-        for (act = 0; act < CMLP_SOFTMAX; act++)
-            for (j = 0; j < N_SIZES; j++) test_act_backward(f32, SIZES[j], act);
+        for (act = 0; act < CMLP_N_ACT; act++)
+            if (act != CMLP_SOFTMAX)
+                for (j = 0; j < N_SIZES; j++) test_act_backward(f32, SIZES[j], act);
         for (act = 0; act < CMLP_N_ACT; act++)
             for (i = 0; i < 4; i++)
                 for (j = 0; j < N_SIZES; j++)
@@ -979,6 +1106,7 @@ static void run_all(void)
             for (act = 0; act < CMLP_N_ACT; act++) {
                 if (loss == CMLP_CROSS_ENTROPY && act != CMLP_SOFTMAX && act != CMLP_SIGMOID)
                     continue;
+                if ((loss == CMLP_POISSON) != (act == CMLP_EXP)) continue; /* exp: poisson */
                 for (i = 0; i < 4; i++)
                     for (j = 0; j < N_SIZES; j++) test_loss(f32, B_SIZES[i], SIZES[j], loss, act);
             }
@@ -988,6 +1116,11 @@ static void run_all(void)
             for (j = 0; j < (int)(sizeof(N_ROWS) / sizeof(N_ROWS[0])); j++) {
                 if (N_ROWS[j] > 0 && N_ROWS[j] % 7 == 0) continue; /* perm needs gcd(7, N) = 1 */
                 for (k = 0; k < 3; k++) test_net(f32, &NETS[i], N_ROWS[j], NET_LABELS[i], k);
+            }
+        for (i = 0; i < (int)(sizeof(NETS) / sizeof(NETS[0])); i++)
+            for (k = 0; k < 3; k++) {
+                test_net_weighted(f32, &NETS[i], 1, NET_LABELS[i], k);
+                test_net_weighted(f32, &NETS[i], CMLP_GEMM_BLOCK + 3, NET_LABELS[i], k);
             }
         test_sgd_stop(f32);
     }
