@@ -477,8 +477,6 @@ def test_params_clone_and_init_stores_only():
 
 def test_parameter_errors():
     X, y = _blobs(n=20)
-    with pytest.raises(ValueError, match="'lbfgs' is not supported by cmlp yet"):
-        MLPClassifier(solver="lbfgs").fit(X, y)
     with pytest.raises(ValueError, match="solver"):
         MLPRegressor(solver="newton").fit(X, X[:, 0])
     with pytest.raises(ValueError, match="loss"):
@@ -523,9 +521,10 @@ def test_non_finite_training_is_a_value_error():
     X, y = _blobs(n=30)
     reg = MLPRegressor(hidden_layer_sizes=(4,), solver="sgd", learning_rate_init=1e3, momentum=0.0,
                        max_iter=50, random_state=0)
-    with pytest.raises(ValueError, match="non-finite parameter weights") as info:
+    # as scikit-learn: the epochs run on (NaN losses), then the weights are refused
+    with pytest.warns(ConvergenceWarning), \
+            pytest.raises(ValueError, match="non-finite parameter weights"):
         reg.fit(X * 1e3, y * 1e6)
-    assert isinstance(info.value.__cause__, FloatingPointError)
 
 
 def test_dtype_float32_and_output_dtypes():

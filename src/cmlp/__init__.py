@@ -6,12 +6,12 @@ transcription of the notes that every kernel is tested against.
 from ._version import __version__
 from . import _core  # a broken build fails here, loudly: there is no slow fallback
 from ._targets import one_hot
-from .history import History
+from .history import ConvergenceWarning, History
 from .network import Network
 from .persistence import load, save
 from . import datasets, metrics, optim, persistence, reference, schedules
 
-__all__ = ["Network", "History", "one_hot", "load", "save", "datasets", "metrics", "optim",
+__all__ = ["Network", "History", "ConvergenceWarning", "one_hot", "load", "save", "datasets", "metrics", "optim",
            "schedules", "reference", "__version__"]
 
 # scikit-learn estimators: imported on first access, so that cmlp itself never needs sklearn

@@ -55,7 +55,19 @@ output layer             classifier: softmax for multiclass targets, one sigmoid
                          with ``epsilon -> 0``, and otherwise the engine's step is as
                          scikit-learn's with ``epsilon * sqrt(1 - beta_2**t)``, a difference
                          that vanishes as the step count ``t`` grows
-``solver="lbfgs"``       not yet supported: refused with a ``ValueError``
+``solver="lbfgs"``       scikit-learn's ``_fit_lbfgs``: ``scipy.optimize.minimize(method=
+                         "L-BFGS-B", jac=True)`` from the same initial weights, with
+                         ``maxfun=max_fun``, ``maxiter=max_iter``, ``gtol=tol``, on
+                         scikit-learn's objective (the mean loss over rows plus
+                         ``alpha / (2 n) ||W||^2``; for ``squared_error`` the value divided
+                         by the number of outputs, the gradient not, as scikit-learn's),
+                         each evaluation one whole-set gradient of the engine (see
+                         :meth:`cmlp.Network.fit`). ``n_iter_``, ``loss_`` and the
+                         ``ConvergenceWarning`` text are scikit-learn's; as there,
+                         ``loss_curve_``, ``best_loss_`` and the validation attributes are
+                         not set, ``early_stopping`` is ignored, ``t_`` stays 0, and there is
+                         no ``partial_fit``. The same data, weights and settings give the
+                         same iterations as scikit-learn's up to rounding
 ``learning_rate``        a per-epoch ``lr_schedule``: ``"constant"``; ``"invscaling"``:
                          ``learning_rate_init`` in the first epoch of a ``fit``, then
                          ``learning_rate_init / (t_ + 1)**power_t``, with ``t_`` the rows seen
@@ -103,12 +115,27 @@ Other differences from ``sklearn.neural_network``:
   Adam moments and step count) and the learning rate of ``"invscaling"`` and ``"adaptive"``
   carry over from one call to the next (and through pickling), as scikit-learn's optimizer
   keeps them; ``fit`` starts them afresh.
-- No sparse input (refused with scikit-learn's message), ``momentum`` in ``[0, 1)``.
+- No ``momentum`` outside ``[0, 1)``.
+- ``hasattr(MLPRegressor(solver="lbfgs"), "partial_fit")`` is False, as for the classifier
+  (scikit-learn 1.9.1's regressor leaves ``partial_fit`` reachable with lbfgs, a slip of its
+  ``available_if`` condition; the classifier's behaviour is the documented one).
 - Inputs are converted to ``dtype`` (float64 by default, or float32), which is also the
   precision of every computation and of ``coefs_``.
 - Ctrl-C raises ``KeyboardInterrupt`` (scikit-learn turns it into a warning); the weights are
-  those of the last completed batch. A loss that becomes NaN or infinite stops training with
-  scikit-learn's ``ValueError`` ("Solver produced non-finite parameter weights...").
+  those of the last completed batch (lbfgs: iteration).
+- Divergence is handled as scikit-learn handles it: the epochs go on with NaN or infinite
+  losses (``Iteration k, loss = nan``), ``max_iter``'s ``ConvergenceWarning`` comes as usual,
+  and a fit that ends with non-finite weights raises scikit-learn's ``ValueError``
+  ("Solver produced non-finite parameter weights..."). With ``early_stopping=True`` the
+  NaN validation scores are recorded and the best weights restored: no error, as in
+  scikit-learn.
+- Messages users match on are scikit-learn's words, printed or raised at the same moments:
+  the verbose lines (``Iteration k, loss = ...``, ``Validation score: ...``, the
+  ``did not improve more than tol=...`` lines with ``Stopping.``, ``Setting learning rate
+  to ...`` or ``Learning rate too small. Stopping.``), the ``ConvergenceWarning`` texts,
+  ``The validation set is too small...``, the batch-size clipping warning and the
+  non-finite-weights ``ValueError``. With lbfgs nothing is printed: scikit-learn passes its
+  ``iprint`` only to scipy < 1.15.
 - ``coefs_[i]`` and ``intercepts_[i]`` are live views into the network's flat parameter
   buffer: writing into them (``clf.coefs_[0][...] = W``) changes the predictions.
   ``network_`` is the fitted :class:`cmlp.Network` itself.
@@ -133,6 +160,7 @@ try:
     from sklearn.model_selection import train_test_split
     from sklearn.preprocessing import LabelBinarizer
     from sklearn.utils import check_random_state, column_or_1d
+    from sklearn.utils.metaestimators import available_if
     from sklearn.utils._param_validation import (
         Interval,
         InvalidParameterError,
@@ -151,7 +179,7 @@ except ImportError as exc:  # scikit-learn missing, or older than 1.6 (no valida
         "pip install cmlp[sklearn]") from exc
 
 from . import optim
-from .network import Network
+from .network import Network, _blas_one_thread, _LBFGSObjective, _minimize_lbfgs, _usable_cpus
 
 __all__ = ["MLPClassifier", "MLPRegressor"]
 
@@ -171,7 +199,7 @@ class _BaseMLP(BaseEstimator):
     _parameter_constraints: dict = {
         "hidden_layer_sizes": ["array-like", Interval(numbers.Integral, 1, None, closed="left")],
         "activation": [StrOptions(set(_ACTIVATIONS))],
-        "solver": [StrOptions({"sgd", "adam"})],
+        "solver": [StrOptions({"lbfgs", "sgd", "adam"})],
         "alpha": [Interval(numbers.Real, 0, None, closed="left")],
         "batch_size": [StrOptions({"auto"}), Interval(numbers.Integral, 1, None, closed="left")],
         "learning_rate": [StrOptions({"constant", "invscaling", "adaptive"})],
@@ -201,11 +229,7 @@ class _BaseMLP(BaseEstimator):
     # ------------------------------------------------------------------ parameters
 
     def _validate_params(self):
-        """scikit-learn's parameter validation, with a clearer word for solver='lbfgs'."""
-        if isinstance(self.solver, str) and self.solver == "lbfgs":
-            raise InvalidParameterError(
-                f"The 'solver' parameter of {type(self).__name__}: 'lbfgs' is not supported "
-                f"by cmlp yet; use solver='adam' or solver='sgd'.")
+        """scikit-learn's parameter validation, with a clearer word for a misplaced loss."""
         if not isinstance(self.loss, str) and not is_classifier(self):
             # MLPRegressor((50,)): scikit-learn's signature puts loss first
             raise InvalidParameterError(
@@ -249,6 +273,8 @@ class _BaseMLP(BaseEstimator):
             b[...] = rs.uniform(-bound, bound, fan_out)
         self._attach(net)
         self._best_params = net.params.copy()
+        if self.solver == "lbfgs":  # scikit-learn keeps no curve or best values for lbfgs
+            return
         self.loss_curve_ = []
         self._no_improvement_count = 0
         if self.early_stopping:
@@ -306,14 +332,77 @@ class _BaseMLP(BaseEstimator):
             self._initialize(layers, self._out_activation(), rs)
         else:
             self._reuse(layers)
-            if self.early_stopping and self.validation_scores_ is None:
+            if self.solver == "lbfgs":
+                pass
+            elif not hasattr(self, "loss_curve_"):
+                # warm start from an lbfgs fit: start the stochastic bookkeeping
+                self.loss_curve_, self._no_improvement_count = [], 0
+                self.validation_scores_ = [] if self.early_stopping else None
+                self.best_validation_score_ = -np.inf if self.early_stopping else None
+                self.best_loss_ = None if self.early_stopping else np.inf
+            elif self.early_stopping and self.validation_scores_ is None:
                 # warm start switching early stopping on: start its bookkeeping
                 self.validation_scores_, self.best_validation_score_ = [], -np.inf
                 self.best_loss_ = None
             elif not self.early_stopping and self.best_loss_ is None:
                 self.best_loss_ = np.inf
-        self._fit_stochastic(X, T, rs, incremental, sample_weight)
+        if self.solver == "lbfgs":
+            self._fit_lbfgs(X, T, sample_weight)
+        else:
+            self._fit_stochastic(X, T, rs, incremental, sample_weight)
+        if not np.isfinite(self.network_.params).all():
+            raise ValueError("Solver produced non-finite parameter weights. The input data may "
+                             "contain large values and need to be preprocessed.")
         return self
+
+    def _check_solver(self):
+        """partial_fit exists for the stochastic solvers only (scikit-learn's message)."""
+        if self.solver not in ("sgd", "adam"):
+            raise AttributeError(f"partial_fit is only available for stochastic optimizers. "
+                                 f"{self.solver} is not stochastic.")
+        return True
+
+    def _fit_lbfgs(self, X, T, sample_weight=None):
+        """scikit-learn's ``_fit_lbfgs``: scipy's L-BFGS-B on scikit-learn's objective.
+
+        The objective is scikit-learn's: the mean over rows of the loss plus
+        ``alpha / (2 n) sum W^2`` (biases not penalised), whose gradient is the engine's
+        mean-over-rows gradient plus ``alpha W / n`` (``l2 = alpha / (2 n)``). For
+        ``squared_error`` the *value* is divided by the number of outputs, as scikit-learn's
+        squared loss is (its gradient is not: the same mismatch as scikit-learn's, kept so
+        that the line search sees the same numbers). Options: ``maxfun=max_fun``,
+        ``maxiter=max_iter``, ``gtol=tol``, as scikit-learn passes them.
+        """
+        net = self.network_
+        n, K = T.shape
+        X = np.ascontiguousarray(X, dtype=net.dtype)
+        w = None
+        if sample_weight is not None:  # scikit-learn: weighted mean, alpha term / sum of weights
+            w = np.ascontiguousarray(sample_weight, dtype=net.dtype)
+            n = float(np.sum(sample_weight, dtype=np.float64))
+        value_scale = 1.0 / K if self._engine_loss() == "mse" else 1.0
+        n_threads = _usable_cpus() if self.n_threads is None else self.n_threads
+        opt = optim.LBFGS(tol=self.tol, max_fun=self.max_fun)
+        with net._lock, _blas_one_thread():
+            objective = _LBFGSObjective(net, X, T, l2=self.alpha / (2.0 * n),
+                                        grad_scale=1.0 / n, value_scale=value_scale,
+                                        n_threads=n_threads, nonfinite="ignore",
+                                        sample_weight=w)
+            try:
+                res = _minimize_lbfgs(net, objective, self.max_iter, opt)
+            finally:
+                objective.close()
+        self.n_iter_ = min(res.nit, self.max_iter)
+        self.loss_ = float(res.fun)
+        if res.status != 0:
+            msg = (f"lbfgs failed to converge after {self.n_iter_} iteration(s) "
+                   f"(status={res.status}):\n{res.message}\n")
+            if self.n_iter_ == self.max_iter:
+                msg += (f"\nIncrease the number of iterations to improve the convergence "
+                        f"(max_iter={self.max_iter}).")
+            msg += ("\nYou might also want to scale the data as shown in:\n"
+                    "    https://scikit-learn.org/stable/modules/preprocessing.html")
+            warnings.warn(msg, ConvergenceWarning, stacklevel=4)
 
     def _optimizer(self):
         if self.solver == "adam":
@@ -401,17 +490,15 @@ class _BaseMLP(BaseEstimator):
                 return False
             return None
 
-        try:
-            self.network_.fit(
-                X, T, epochs=1 if incremental else self.max_iter, lr=self.learning_rate_init,
-                batch_size=B, shuffle=bool(self.shuffle), seed=gen, verbose=0,
-                optimizer=self._optimizer(), l2=l2,
-                lr_schedule=lambda epoch: self._learning_rate,
-                callbacks=[end_of_epoch], n_threads=self.n_threads, sample_weight=sw,
-                _optimizer_state=self._optimizer_state, _scale_penalty=True)
-        except FloatingPointError as exc:
-            raise ValueError("Solver produced non-finite parameter weights. The input data may "
-                             "contain large values and need to be preprocessed.") from exc
+        # a diverging fit goes on as scikit-learn's does (NaN losses and validation scores);
+        # _fit then refuses non-finite weights with scikit-learn's ValueError
+        self.network_.fit(
+            X, T, epochs=1 if incremental else self.max_iter, lr=self.learning_rate_init,
+            batch_size=B, shuffle=bool(self.shuffle), seed=gen, verbose=0,
+            optimizer=self._optimizer(), l2=l2, on_nonfinite="warn", _warn_nonfinite=False,
+            lr_schedule=lambda epoch: self._learning_rate,
+            callbacks=[end_of_epoch], n_threads=self.n_threads, sample_weight=sw,
+            _optimizer_state=self._optimizer_state, _scale_penalty=True)
         if not incremental and not status["converged"] and self.n_iter_ == self.max_iter:
             warnings.warn("Stochastic Optimizer: Maximum iterations (%d) reached and the "
                           "optimization hasn't converged yet." % self.max_iter,
@@ -491,8 +578,9 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         Sizes of the hidden layers; ``()`` for none.
     activation : {"identity", "logistic", "tanh", "relu"}, default="relu"
         Hidden activation ("logistic" is the notes' sigmoid).
-    solver : {"adam", "sgd"}, default="adam"
-        "lbfgs" is not supported yet.
+    solver : {"adam", "sgd", "lbfgs"}, default="adam"
+        "lbfgs" is full-batch L-BFGS (scipy's L-BFGS-B) on scikit-learn's objective; it has
+        no ``partial_fit``.
     alpha : float >= 0, default=1e-4
         L2 penalty on the weights, as scikit-learn defines it.
     batch_size : int or "auto", default="auto"
@@ -503,11 +591,12 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     power_t : float >= 0, default=0.5
         Exponent of "invscaling".
     max_iter : int >= 1, default=200
-        Epochs at most.
+        Epochs at most ("lbfgs": iterations at most).
     shuffle : bool, default=True
     random_state : None, int or numpy.random.RandomState, default=None
         Initial weights, the early-stopping split and the shuffling.
     tol : float >= 0, default=1e-4
+        Improvement threshold of the stochastic solvers; for "lbfgs", scipy's ``gtol``.
     verbose : bool or int, default=False
     warm_start : bool, default=False
     momentum : float in [0, 1), default=0.9
@@ -518,7 +607,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     epsilon : float > 0, default=1e-8
     n_iter_no_change : int >= 1 or inf, default=10
     max_fun : int >= 1, default=15000
-        Accepted for compatibility (used by "lbfgs", not supported yet).
+        "lbfgs" only: evaluations of loss and gradient at most (scipy's ``maxfun``).
     loss : {"log_loss", "tse"}, default="log_loss"
         "log_loss" is scikit-learn's cross-entropy; "tse" the notes' total squared error
         ``||t - y||^2`` between the one-hot targets and the outputs.
@@ -537,16 +626,18 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     network_ : cmlp.Network
         The fitted network.
     loss_ : float
-        The loss after the last epoch.
+        The loss after the last epoch ("lbfgs": scipy's final value).
     loss_curve_ : list of float
-        The loss after each epoch (see the module notes).
+        The loss after each epoch (see the module notes). Not set by "lbfgs", as in
+        scikit-learn.
     best_loss_ : float or None
-        The lowest of ``loss_curve_`` (None with early stopping).
+        The lowest of ``loss_curve_`` (None with early stopping). Not set by "lbfgs".
     validation_scores_ : list of float or None
-        Accuracy on the validation set after each epoch (early stopping only).
+        Accuracy on the validation set after each epoch (early stopping only; NaN for an
+        epoch whose outputs are not finite). Not set by "lbfgs".
     best_validation_score_ : float or None
     n_iter_ : int
-        Epochs run by the last ``fit`` (1 after ``partial_fit``).
+        Epochs run by the last ``fit`` (1 after ``partial_fit``); "lbfgs": iterations.
     t_ : int
         Training rows seen by the solver, ``n_iter_ * n_samples`` summed over calls.
     n_features_in_ : int
@@ -625,6 +716,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         """
         return self._fit(X, y, incremental=False, sample_weight=sample_weight)
 
+    @available_if(lambda est: est._check_solver())
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y, sample_weight=None, classes=None):
         """One epoch over X, y (with ``sample_weight`` as in :meth:`fit`); returns self.
@@ -798,6 +890,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         optional ``sample_weight`` (n_samples,) as :meth:`MLPClassifier.fit`; returns self."""
         return self._fit(X, y, incremental=False, sample_weight=sample_weight)
 
+    @available_if(lambda est: est._check_solver())
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y, sample_weight=None):
         """One epoch over X, y (with ``sample_weight`` as in :meth:`fit`); returns self."""

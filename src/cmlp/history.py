@@ -4,6 +4,12 @@ from __future__ import annotations
 import numpy as np
 
 
+class ConvergenceWarning(UserWarning):
+    """Training ended at its iteration (or evaluation) limit without meeting its convergence
+    criterion: :meth:`cmlp.Network.fit` with ``optimizer="lbfgs"``. (The scikit-learn
+    estimators raise scikit-learn's own ``ConvergenceWarning`` instead.)"""
+
+
 class History:
     """Per-epoch record of one :meth:`cmlp.Network.fit` call (a new one per call).
 
@@ -26,7 +32,8 @@ class History:
         the penalty included in ``val_cost`` so that it compares with ``cost``; empty
         without validation data (``val_accuracy`` also for regression networks).
     learning_rates : ndarray of float64, shape (n_epochs,)
-        The learning rate used in each epoch (see ``lr_schedule``).
+        The learning rate used in each epoch (see ``lr_schedule``); NaN for ``"lbfgs"``,
+        which has none.
     seconds : ndarray of float64, shape (n_epochs,)
         Wall time of each epoch, evaluation included.
     loss, lr, batch_size, optimizer
@@ -34,14 +41,28 @@ class History:
     stopped : str or None
         Why training ended early: ``"nonfinite"`` (a NaN or infinite loss),
         ``"early_stopping"`` (no improvement of ``val_cost`` for ``patience`` epochs) or
-        ``"callback"`` (a callback returned False); else None.
+        ``"callback"`` (a callback returned False); with ``optimizer="lbfgs"`` also
+        ``"converged"`` (scipy's convergence test was met), ``"max_fun"`` (the evaluation
+        limit) or ``"line_search"`` (the line search found no acceptable step); else None
+        (every epoch, or every L-BFGS iteration, was run).
     stopped_epoch : int or None
         The 0-based epoch in which it stopped.
     best_epoch : int or None
         With ``early_stopping``: the 0-based epoch of the lowest ``val_cost``, whose weights
         the network holds after ``fit``.
     warnings : list of str
-        Conditions that were warned about (e.g. ``"nonfinite"`` with ``on_nonfinite="warn"``).
+        Conditions that were warned about (e.g. ``"nonfinite"`` with ``on_nonfinite="warn"``,
+        ``"not_converged"`` when L-BFGS ended without converging).
+    converged : bool or None
+        ``optimizer="lbfgs"`` only: whether scipy reported convergence (its ``gtol`` or
+        ``ftol`` test); False when it stopped at ``epochs`` iterations, at ``max_fun``
+        evaluations, in its line search, or for ``early_stopping``/a callback (a
+        :class:`ConvergenceWarning` is issued in the first three cases). None otherwise.
+    message : str or None
+        ``optimizer="lbfgs"`` only: scipy's termination message.
+    n_evaluations : int or None
+        ``optimizer="lbfgs"`` only: evaluations of cost and gradient (scipy's ``nfev``);
+        each epoch (iteration) takes one or more.
     """
 
     def __init__(self, loss, lr, batch_size, optimizer="sgd"):
@@ -60,6 +81,9 @@ class History:
         self.stopped_epoch = None
         self.best_epoch = None
         self.warnings = []
+        self.converged = None
+        self.message = None
+        self.n_evaluations = None
 
     @property
     def cost(self) -> np.ndarray:

@@ -27,7 +27,7 @@ from ._validation import (
     to_float_c,
 )
 from ._typing import ArrayLike, Callback, DTypeLike, FloatArray, PathLike, SeedLike
-from .history import History
+from .history import ConvergenceWarning, History
 from .optim import get_optimizer
 from .schedules import get_schedule, lr_for_epoch
 
@@ -155,6 +155,141 @@ def _team_chunk(team, pool):
     finally:
         for f in futures:
             f.result()
+
+
+class _LBFGSObjective:
+    """The whole-set cost and its gradient at a parameter vector, for scipy's L-BFGS-B.
+
+    ``f(x) = value_scale * grad_scale * sum_rows F_row(x) + l2 sum w^2`` and
+    ``g(x) = grad_scale * sum_rows dF_row/dx + 2 l2 w`` (weights only, never biases).
+    :meth:`Network.fit` uses ``grad_scale = 1`` for ``tse`` (the sum over rows) and ``1 / N``
+    otherwise (the mean), ``value_scale = 1``: exactly :meth:`Network.cost` and
+    :meth:`Network.gradients` plus the penalty. The estimators use other scales to reproduce
+    scikit-learn's objective (whose reported squared error is also divided by the number of
+    outputs, while its gradient is not).
+
+    ``x`` is scipy's float64 vector. For a float64 network the engine reads it in place, with
+    no copy (the network's own buffer is written once per iteration, by the caller); for a
+    float32 network it is rounded into one float32 buffer and the float32 gradient is
+    returned as float64. Each call is one ``_core.gradients`` call per slice of rows (one
+    slice unless the set is large: slices of about ``_BATCH_CHUNK_WORK`` rows x parameters
+    let Ctrl-C through between them) plus one ``_core.penalty`` call; with ``threads > 1``
+    the rows are cut into ``threads`` contiguous ranges, each summed into its own buffer, and
+    the buffers added in a fixed order (deterministic for a given thread count).
+
+    ``nonfinite``: "raise" raises ``FloatingPointError`` at a non-finite value; "warn"
+    returns it (L-BFGS-B's line search then backs off or stops) after one ``RuntimeWarning``;
+    "ignore" returns it silently (scikit-learn's behaviour).
+
+    ``sample_weight``: per-row weights (N,) in the network's dtype, or None; row r's loss and
+    gradient then count ``w_r`` times (the caller chooses ``grad_scale``, e.g. ``1 / sum w``).
+    """
+
+    def __init__(self, net, X, T, l2=0.0, grad_scale=1.0, value_scale=1.0, n_threads=1,
+                 nonfinite="raise", sample_weight=None):
+        self.net = net
+        self.w = sample_weight
+        self.X, self.T = X, T
+        self.l2 = float(l2)
+        self.grad_scale, self.value_scale = float(grad_scale), float(value_scale)
+        self.nonfinite = nonfinite
+        self.n_evaluations = 0
+        self.warned = False
+        N, P = X.shape[0], net.n_params
+        threads = max(1, min(int(n_threads), N // _core.BLOCK or 1))
+        if N * P < threads * MIN_WORK_PER_THREAD:
+            threads = 1
+        self.threads = threads
+        bounds = np.linspace(0, N, threads + 1).astype(np.int64)
+        chunk = max(_core.BLOCK, _BATCH_CHUNK_WORK // (P + 256))
+        # per thread: its row range cut into chunks (the C drivers accumulate into grad)
+        self.ranges = [[(a, min(a + chunk, int(hi))) for a in range(int(lo), int(hi), chunk)]
+                       for lo, hi in zip(bounds[:-1], bounds[1:])]
+        dtype = net.dtype
+        self.x32 = np.empty(P, dtype) if dtype != np.float64 else None
+        self.grads = np.zeros((threads, P), dtype)
+        self.pool = None
+        self.stop = threading.Event()
+        if threads > 1:
+            self.pool = ThreadPoolExecutor(max_workers=threads - 1,
+                                           thread_name_prefix="cmlp-lbfgs")
+
+    def close(self):
+        if self.pool is not None:
+            self.pool.shutdown(wait=True)
+            self.pool = None
+
+    def _range(self, k, params):
+        """Sums the gradients of thread k's rows into grads[k]; returns their summed loss."""
+        grad, arch, X, T, w = self.grads[k], self.net._arch, self.X, self.T, self.w
+        grad[...] = 0
+        total = 0.0
+        for a, b in self.ranges[k]:
+            if self.stop.is_set():
+                break
+            total += _core.gradients(arch, params, X[a:b], T[a:b], grad,
+                                     None if w is None else w[a:b])
+        return total
+
+    def __call__(self, x):
+        x = np.ascontiguousarray(x, dtype=np.float64)
+        params = x
+        if self.x32 is not None:
+            self.x32[...] = x
+            params = self.x32
+        self.stop.clear()
+        futures = [self.pool.submit(_one_blas_thread, self._range, k, params)
+                   for k in range(1, self.threads)]
+        try:
+            total = self._range(0, params)
+            total += sum(f.result() for f in futures)
+        finally:
+            self.stop.set()  # an interrupted main thread: the others stop at their next slice
+            for f in futures:
+                f.exception()
+        self.n_evaluations += 1
+        g = np.multiply(self.grads[0], self.grad_scale, dtype=np.float64)
+        for k in range(1, self.threads):
+            g += self.grads[k] * self.grad_scale
+        f = float(total) * self.grad_scale * self.value_scale
+        if self.l2:
+            f += _core.penalty(self.net._arch, x, 0.0, self.l2, g)
+        if self.nonfinite != "ignore" and not (np.isfinite(f) and np.isfinite(g).all()):
+            if self.nonfinite == "raise":
+                raise FloatingPointError(f"the cost (or its gradient) became {f} at L-BFGS "
+                                         f"evaluation {self.n_evaluations}")
+            if not self.warned:
+                self.warned = True
+                warnings.warn(f"the cost became {f} at a point of L-BFGS's line search "
+                              f"(evaluation {self.n_evaluations}); training continued because "
+                              f"on_nonfinite='warn'", RuntimeWarning, stacklevel=2)
+        return f, g
+
+
+def _minimize_lbfgs(net, objective, maxiter, opt, on_iteration=None):
+    """``scipy.optimize.minimize(method="L-BFGS-B")`` of objective from net's parameters.
+
+    The network's buffer receives every accepted iterate (so an exception, Ctrl-C included,
+    leaves the parameters of the last completed iteration, or the initial ones) and the
+    result at the end. ``on_iteration(fun)`` is called after each iteration, with the
+    network holding its parameters; returning False stops the minimization.
+    Returns scipy's ``OptimizeResult``.
+    """
+    from scipy.optimize import minimize
+
+    params = net._params
+
+    def callback(intermediate_result):
+        params[...] = intermediate_result.x
+        if on_iteration is not None and on_iteration(float(intermediate_result.fun)) is False:
+            raise StopIteration
+
+    res = minimize(objective, params.astype(np.float64), method="L-BFGS-B", jac=True,
+                   callback=callback,
+                   options={"maxiter": maxiter, "maxfun": opt.max_fun, "gtol": opt.tol,
+                            "maxcor": opt.maxcor})
+    params[...] = res.x
+    return res
 
 
 def _check_seed(seed, name="seed"):
@@ -680,8 +815,9 @@ class Network:
             validation_split: float | None = None, early_stopping: bool = False,
             patience: int = 10, callbacks: Sequence[Callback] | None = None,
             n_threads: int | None = None, sample_weight: ArrayLike | None = None,
-            _optimizer_state: dict | None = None, _scale_penalty: bool = False) -> History:
-        """Train with gradient descent; returns a :class:`History`.
+            _optimizer_state: dict | None = None, _scale_penalty: bool = False,
+            _warn_nonfinite: bool = True) -> History:
+        """Train with gradient descent (or full-batch L-BFGS); returns a :class:`History`.
 
         With ``batch_size=1``, ``optimizer="sgd"`` and no ``l1``, ``l2`` or ``dropout`` (the
         defaults) this is exactly the notes' stochastic gradient descent: each epoch visits
@@ -735,12 +871,16 @@ class Network:
             large). "raise": stop with ``FloatingPointError``; the parameters are those after
             the last sample (or batch) whose loss was finite, and the partial History is the
             exception's ``history`` attribute. "warn": finish training, warn with a
-            ``RuntimeWarning``; the History shows the non-finite costs.
+            ``RuntimeWarning``; the History shows the non-finite costs. With ``"lbfgs"`` a
+            non-finite value met in the line search is raised ("raise", with the parameters
+            of the last iteration) or handed to scipy, whose line search then backs off or
+            stops ("warn").
         optimizer : str or cmlp.optim.Optimizer, default "sgd"
             "sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", or an object such
             as ``cmlp.optim.Adam(lr=1e-3, beta1=0.9)`` to set hyperparameters. The formulas
             are torch.optim's (see :mod:`cmlp.optim`); the optimizer's state starts at zero
-            in every call of ``fit``.
+            in every call of ``fit``. ``"lbfgs"`` (or ``cmlp.optim.LBFGS(tol, max_fun,
+            maxcor)``) is full-batch L-BFGS: see "L-BFGS" below.
         l1, l2 : float >= 0, default 0
             Penalty ``l1 sum |w| + l2 sum w^2`` over all weights (not biases), added to the
             mean-over-batch loss of every step (see above). ``History.cost`` reports the
@@ -802,6 +942,38 @@ class Network:
             ``history.cost[e]`` is the whole-set cost (see :meth:`cost`) on the training set
             after epoch ``e``, computed with that epoch's final weights, as the notes'
             ``TSEcost``, plus the penalty; see :class:`History` for the rest.
+
+        L-BFGS
+        ------
+        ``optimizer="lbfgs"`` minimises the whole-set cost (:meth:`cost`: the sum over rows
+        for ``tse``, the mean otherwise) plus ``l2 sum w^2`` with
+        ``scipy.optimize.minimize(method="L-BFGS-B", jac=True)`` on the flat parameter
+        vector (:attr:`params`). Each evaluation of cost and gradient is the C engine's
+        whole-set gradient (what :meth:`gradients` returns, plus the penalty's gradient),
+        computed on scipy's own float64 vector in place; the network's buffer receives
+        each accepted iterate. float32 networks: scipy works in float64, so each evaluation
+        rounds its point to float32 once and returns the float32 gradient as float64.
+
+        - ``epochs`` is the maximum number of L-BFGS iterations (scipy's ``maxiter``); one
+          History entry per iteration (its cost is the value at the accepted point), and
+          callbacks, ``validation_data``/``validation_split``, ``early_stopping`` (by
+          iterations) and ``verbose`` work per iteration as they do per epoch.
+        - ``cmlp.optim.LBFGS(tol=1e-4, max_fun=15000, maxcor=10)``: scipy's ``gtol``,
+          ``maxfun`` and ``maxcor`` (scikit-learn's MLP passes ``tol`` as ``gtol`` too).
+        - Refused with a ``ValueError``: ``lr``, ``lr_schedule``, ``dropout`` (a random cost
+          cannot be line-searched), ``l1`` (not differentiable at 0), and a ``batch_size``
+          other than its default, None or "full" (the whole set is always used).
+          ``shuffle`` and ``seed`` do nothing (nothing is random); ``n_threads`` splits the
+          rows of each evaluation (when each thread gets at least ``2**19`` rows x
+          parameters) and sums the parts in a fixed order.
+        - The History says how it ended: ``converged`` (scipy's gradient or cost-change
+          test), ``message`` (scipy's), ``n_evaluations``; ``stopped`` is "converged",
+          "max_fun", "line_search", "early_stopping", "callback" or "nonfinite", or None
+          after ``epochs`` iterations without converging. Ending without converging (at
+          ``epochs``, ``max_fun`` or in the line search) warns with
+          :class:`cmlp.ConvergenceWarning`.
+        - Ctrl-C (``KeyboardInterrupt``) and ``FloatingPointError`` (a non-finite value,
+          ``on_nonfinite="raise"``) leave the parameters of the last completed iteration.
         """
         epochs = check_int("epochs", epochs, 1)
         shuffle = check_bool("shuffle", shuffle)
@@ -813,6 +985,10 @@ class Network:
         l2 = check_float("l2", l2, 0.0)
         drop = self._check_dropout(dropout)
         schedule = get_schedule(lr_schedule)
+        lbfgs = opt.name == "lbfgs"
+        if lbfgs:
+            self._check_lbfgs_arguments(batch_size, l1, drop, lr_schedule)
+            batch_size = None
         early_stopping = check_bool("early_stopping", early_stopping)
         patience = check_int("patience", patience, 1)
         callbacks = self._check_callbacks(callbacks)
@@ -868,6 +1044,10 @@ class Network:
             w = w.copy()
         rng = self._rng if seed is None else _check_seed(seed)
         history = History(self._loss, lr, B, opt.name)
+        # _warn_nonfinite=False (private, for cmlp.estimators): on_nonfinite="warn" without the
+        # warning, so that a diverging estimator goes on silently as scikit-learn's does
+        if not _warn_nonfinite and on_nonfinite == "warn":
+            on_nonfinite = "ignore"
         # _optimizer_state (private, for cmlp.estimators' partial_fit): a dict that carries the
         # optimizer's state arrays and step count from this fit to the next one with the same
         # optimizer; empty or from another optimizer: a fresh state, stored into it at the end
@@ -876,8 +1056,127 @@ class Network:
                       n_threads=n_threads, carry=_optimizer_state, w=w,
                       scale_penalty=bool(_scale_penalty))
         with self._lock, _blas_one_thread():
-            self._train(X2, T, epochs, B, shuffle, rng, verbose, on_nonfinite, history, config)
+            if lbfgs:
+                self._train_lbfgs(X2, T, epochs, opt, verbose, on_nonfinite, history, config)
+            else:
+                self._train(X2, T, epochs, B, shuffle, rng, verbose, on_nonfinite, history,
+                            config)
         return history
+
+    @staticmethod
+    def _check_lbfgs_arguments(batch_size, l1, drop, lr_schedule):
+        """fit's arguments that mean nothing for full-batch L-BFGS are refused, not ignored."""
+        if not (batch_size is None or batch_size == 1 or
+                (isinstance(batch_size, str) and batch_size == "full")):
+            raise ValueError(f"optimizer='lbfgs' always uses the whole training set: leave "
+                             f"batch_size at its default or pass None or 'full', got "
+                             f"batch_size={batch_size!r}")
+        if l1:
+            raise ValueError(f"l1={l1} cannot be used with optimizer='lbfgs': the l1 penalty is "
+                             f"not differentiable at 0, which L-BFGS needs; use l2, or a "
+                             f"first-order optimizer for l1")
+        if (drop > 0).any():
+            raise ValueError("dropout cannot be used with optimizer='lbfgs': L-BFGS needs one "
+                             "deterministic cost to minimize, and dropout makes every "
+                             "evaluation random; use a first-order optimizer such as 'adam'")
+        if lr_schedule is not None:
+            raise ValueError("lr_schedule has no meaning with optimizer='lbfgs' (it has no "
+                             "learning rate: a line search picks every step); leave it None")
+
+    def _train_lbfgs(self, X, T, epochs, opt, verbose, on_nonfinite, history, config):
+        """Full-batch L-BFGS (see fit): one History entry per iteration."""
+        l2, val, callbacks = config["l2"], config["val"], config["callbacks"]
+        N, w = X.shape[0], config["w"]
+        objective = _LBFGSObjective(self, X, T, l2=l2,
+                                    grad_scale=1.0 if self._loss == "tse" else
+                                    1.0 / _weight_sum(w, N),
+                                    n_threads=config["n_threads"], nonfinite=on_nonfinite,
+                                    sample_weight=w)
+        best = None
+        if config["early_stopping"]:
+            best = dict(cost=np.inf, params=np.empty_like(self._params), epoch=None, wait=0)
+        bar = tqdm(total=epochs, desc="fit (lbfgs)", unit="iter", disable=verbose == 0,
+                   leave=True)
+        clock = [time.perf_counter()]
+
+        def on_iteration(cost):
+            it = history.n_epochs
+            pen = _core.penalty(self._arch, self._params, 0.0, l2) if l2 else 0.0
+            acc = val_cost = val_acc = None
+            if self.is_classifier:  # one forward pass for the accuracy
+                acc = _core.evaluate(self._arch, self._params, X, T, w)[1] / _weight_sum(w, N)
+            if val is not None:
+                val_cost, val_acc = self._evaluate(*val)
+                val_cost += pen
+            now = time.perf_counter()
+            history._append(cost, now - clock[0], pen, acc, val_cost, val_acc, np.nan)
+            clock[0] = now
+            if verbose:
+                post = {"cost": f"{cost:.6g}"}
+                if acc is not None:
+                    post["acc"] = f"{acc:.4f}"
+                if val_cost is not None:
+                    post["val_cost"] = f"{val_cost:.6g}"
+                if val_acc is not None:
+                    post["val_acc"] = f"{val_acc:.4f}"
+                bar.set_postfix(post, refresh=False)
+                bar.update(1)
+            halt = None
+            for cb in callbacks:
+                if cb(it, history) is False:
+                    halt = "callback"
+            if best is not None:
+                if val_cost < best["cost"]:
+                    best.update(cost=val_cost, epoch=it, wait=0)
+                    best["params"][...] = self._params
+                else:
+                    best["wait"] += 1
+                    if best["wait"] >= config["patience"] and halt is None:
+                        halt = "early_stopping"
+            if halt is not None:
+                history._stop(halt, it)
+                return False
+            return None
+
+        try:
+            res = _minimize_lbfgs(self, objective, epochs, opt, on_iteration)
+        except FloatingPointError as exc:
+            history._stop("nonfinite", history.n_epochs)
+            err = FloatingPointError(
+                f"{exc} in iteration {history.n_epochs + 1}; training stopped and the "
+                f"parameters are those after the previous iteration. The input data may "
+                f"contain large values and need scaling.")
+            err.history = history
+            raise err from None
+        finally:
+            bar.close()
+            objective.close()
+            history.n_evaluations = objective.n_evaluations
+        history.message = str(res.message)
+        history.converged = bool(res.status == 0)
+        if objective.warned:
+            history.warnings.append("nonfinite")
+        if best is not None and best["epoch"] is not None:
+            self._params[...] = best["params"]
+            history.best_epoch = best["epoch"]
+        if history.stopped is not None:
+            return
+        n_iter = history.n_epochs
+        if res.status == 0:
+            history._stop("converged", n_iter - 1)
+            return
+        if n_iter >= epochs:
+            what = f"reached epochs={epochs} iterations"
+        elif objective.n_evaluations > opt.max_fun:
+            what = f"reached max_fun={opt.max_fun} evaluations"
+            history._stop("max_fun", n_iter - 1)
+        else:
+            what = "stopped in its line search"
+            history._stop("line_search", n_iter - 1)
+        history.warnings.append("not_converged")
+        warnings.warn(f"L-BFGS {what} without converging (scipy: {res.message}); increase "
+                      f"epochs (or LBFGS(max_fun=...)), or scale the inputs",
+                      ConvergenceWarning, stacklevel=3)
 
     def _check_dropout(self, dropout):
         n_hidden = len(self._layers) - 2
@@ -1065,7 +1364,7 @@ class Network:
                             f"finite); training stopped. Try a smaller lr (got {lr:g}).")
                         err.history = history
                         raise err
-                    if "nonfinite" not in history.warnings:
+                    if on_nonfinite == "warn" and "nonfinite" not in history.warnings:
                         history.warnings.append("nonfinite")
                         warnings.warn(f"the cost became {cost} in epoch {epoch + 1}; "
                                       f"training continued because on_nonfinite='warn'",

@@ -24,13 +24,17 @@ adam        ``m = b1 m + (1 - b1) g; v = b2 v + (1 - b2) g^2;``                 
 The default learning rates are PyTorch's for adagrad, rmsprop and adam and ``fit``'s
 historical 0.1 for the SGD family.
 
+``"lbfgs"`` (:class:`LBFGS`) is different in kind: full-batch L-BFGS through
+``scipy.optimize.minimize(method="L-BFGS-B")`` on the flat parameter vector, with no learning
+rate and no optimizer state carried between calls; see :meth:`cmlp.Network.fit`.
+
 **Learning-rate precedence** in ``fit(optimizer=obj, lr=...)``: an explicit ``lr`` given to
 ``fit`` wins; otherwise ``obj.lr`` if it was set; otherwise the default of the table.
 A name (``optimizer="adam"``) is the class with its defaults.
 """
-from ._validation import check_float
+from ._validation import check_float, check_int
 
-__all__ = ["Optimizer", "SGD", "Momentum", "Nesterov", "Adagrad", "RMSprop", "Adam",
+__all__ = ["Optimizer", "SGD", "Momentum", "Nesterov", "Adagrad", "RMSprop", "Adam", "LBFGS",
            "OPTIMIZERS", "get_optimizer"]
 
 
@@ -185,6 +189,52 @@ class Adam(Optimizer):
         return {"beta1": self.beta1, "beta2": self.beta2, "eps": self.eps}
 
 
+class LBFGS(Optimizer):
+    """Full-batch L-BFGS: ``scipy.optimize.minimize(method="L-BFGS-B", jac=True)`` on the flat
+    parameter vector, with the whole-set cost (plus the ``l2`` penalty) and its gradient
+    from the C engine at every evaluation. No learning rate: a line search picks each step.
+
+    ``fit(epochs=k)`` allows at most ``k`` iterations (scipy's ``maxiter``); one iteration
+    may evaluate the cost several times (its line search).
+
+    Parameters
+    ----------
+    tol : float >= 0, default 1e-4
+        Stop when every component of the gradient is at most ``tol`` in absolute value
+        (scipy's ``gtol``; scikit-learn's MLP passes its ``tol`` there too). scipy also stops
+        when the cost changes relatively by less than its ``ftol`` (about 2.2e-9).
+        The gradient is that of the whole-set cost: for ``loss="tse"`` a *sum* over rows,
+        so it grows with the number of rows.
+    max_fun : int >= 1, default 15000
+        At most this many evaluations of cost and gradient (scipy's ``maxfun``; scikit-learn's
+        default); scipy checks it once per iteration.
+    maxcor : int >= 1, default 10
+        Correction pairs kept to approximate the inverse Hessian (scipy's ``maxcor``).
+    """
+
+    name = "lbfgs"
+    default_lr = None
+
+    def __init__(self, tol=1e-4, max_fun=15000, maxcor=10):
+        super().__init__(None)
+        self.tol = check_float("tol", tol, 0.0)
+        self.max_fun = check_int("max_fun", max_fun, 1)
+        self.maxcor = check_int("maxcor", maxcor, 1)
+
+    def hyperparameters(self):
+        return {"tol": self.tol, "max_fun": self.max_fun, "maxcor": self.maxcor}
+
+    def resolve_lr(self, lr=None):
+        if lr is not None:
+            raise ValueError(f"lr={lr!r} has no meaning with the lbfgs optimizer (its line "
+                             f"search picks every step); leave lr=None")
+        return None
+
+    def __repr__(self):
+        inner = ", ".join(f"{k}={v!r}" for k, v in self.hyperparameters().items())
+        return f"LBFGS({inner})"
+
+
 def _fraction(name, value):
     value = check_float(name, value, 0.0)
     if value >= 1.0:
@@ -192,7 +242,7 @@ def _fraction(name, value):
     return value
 
 
-OPTIMIZERS = {cls.name: cls for cls in (SGD, Momentum, Nesterov, Adagrad, RMSprop, Adam)}
+OPTIMIZERS = {cls.name: cls for cls in (SGD, Momentum, Nesterov, Adagrad, RMSprop, Adam, LBFGS)}
 
 
 def get_optimizer(optimizer):

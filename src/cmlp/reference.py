@@ -336,6 +336,17 @@ def penalty_gradients(weights, l1=0.0, l2=0.0):
     return [l1 * np.sign(W) + 2 * l2 * W for W in weights]
 
 
+def lbfgs_objective(weights, biases, activations, loss, X, T, l2=0.0):
+    """What full-batch L-BFGS minimises: the whole-set cost plus ``l2 sum w^2``.
+
+    Returns ``(f, dW, db)``: the value and its gradient, dW[i] (n_{i-1}, n_i), db[i] (n_i, 1)
+    (biases are not penalised).
+    """
+    dW, db, cost = gradients(weights, biases, activations, loss, X, T)
+    dP = penalty_gradients(weights, 0.0, l2)
+    return cost + penalty(weights, 0.0, l2), [g + p for g, p in zip(dW, dP)], db
+
+
 # Each update takes one parameter array p, its gradient g and its state (a dict of arrays,
 # empty before the first step) and returns the new p; the formulas are torch.optim's.
 
