@@ -95,8 +95,11 @@ Other differences from ``sklearn.neural_network``:
   Adam moments and step count) and the learning rate of ``"invscaling"`` and ``"adaptive"``
   carry over from one call to the next (and through pickling), as scikit-learn's optimizer
   keeps them; ``fit`` starts them afresh.
-- No ``sample_weight``, no sparse input (refused with scikit-learn's message), no
-  ``"poisson"`` loss, ``momentum`` in ``[0, 1)``.
+- Sparse X (``scipy.sparse`` matrices and arrays; CSR and CSC as given, other formats
+  converted to CSR) is accepted by ``fit``, ``partial_fit``, ``predict``,
+  ``predict_proba``, ``predict_log_proba`` and ``score``, as in scikit-learn, and never
+  densified whole (see :meth:`cmlp.Network.fit`): the results equal those on the dense X.
+- No ``sample_weight``, no ``"poisson"`` loss, ``momentum`` in ``[0, 1)``.
 - Inputs are converted to ``dtype`` (float64 by default, or float32), which is also the
   precision of every computation and of ``coefs_``.
 - Ctrl-C raises ``KeyboardInterrupt`` (scikit-learn turns it into a warning); the weights are
@@ -155,6 +158,8 @@ _OUTPUTS = {"softmax": "softmax", "logistic": "sigmoid", "identity": "identity"}
 # the estimators' loss names -> the engine's
 _LOSSES = {"log_loss": "cross_entropy", "squared_error": "mse", "tse": "tse"}
 _DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+# sparse X: scipy.sparse CSR and CSC (other formats are converted to CSR by validate_data)
+_SPARSE = ["csr", "csc"]
 
 
 class _BaseMLP(BaseEstimator):
@@ -436,7 +441,8 @@ class _BaseMLP(BaseEstimator):
         (NumPy's promotion, as scikit-learn's product of X with its coefficients gives)."""
         check_is_fitted(self)
         float32_input = getattr(X, "dtype", None) == np.float32
-        X = validate_data(self, X, dtype=self.network_.dtype, reset=False)
+        X = validate_data(self, X, accept_sparse=_SPARSE, dtype=self.network_.dtype,
+                          reset=False)
         Y = self.network_.forward(X)
         if Y.dtype == np.float32 and not float32_input:
             Y = Y.astype(np.float64)
@@ -592,7 +598,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
         y : array-like of shape (n_samples,) or (n_samples, n_labels)
             Class labels of any type scikit-learn accepts (strings too), or a multilabel
             indicator matrix.
@@ -622,7 +628,8 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         return self._fit(X, y, incremental=True)
 
     def _validate_input(self, X, y, incremental, reset):
-        X, y = validate_data(self, X, y, multi_output=True, dtype=self._dtype(), reset=reset)
+        X, y = validate_data(self, X, y, accept_sparse=_SPARSE, multi_output=True,
+                             dtype=self._dtype(), reset=reset)
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
         check_classification_targets(y)
@@ -682,6 +689,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.classifier_tags.multi_label = True
+        tags.input_tags.sparse = True
         return tags
 
 
@@ -777,8 +785,8 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         return self._fit(X, y, incremental=True)
 
     def _validate_input(self, X, y, incremental, reset):
-        X, y = validate_data(self, X, y, multi_output=True, y_numeric=True,
-                             dtype=self._dtype(), reset=reset)
+        X, y = validate_data(self, X, y, accept_sparse=_SPARSE, multi_output=True,
+                             y_numeric=True, dtype=self._dtype(), reset=reset)
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
         T = y.reshape(-1, 1) if y.ndim == 1 else y
@@ -808,4 +816,5 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.target_tags.multi_output = True
+        tags.input_tags.sparse = True
         return tags
