@@ -302,6 +302,37 @@ int sgd_epoch_f32(float *params, float *work, const float *X, const float *T, co
                   const int64_t *perm, ptrdiff_t n, const cmlp_arch *arch, float lr,
                   int stop_nonfinite, ptrdiff_t *done, double *loss_sum);
 
+/* ---- rows.c: the rows of X as the minibatch drivers read them, dense or sparse ---- */
+
+/* Where the rows of X (N, n_0) come from: a dense C-contiguous array, or scipy's CSR arrays
+ * (row r holds data[p] in column indices[p] for p in [indptr[r], indptr[r + 1]); indices in
+ * any order, repeated columns summed, as scipy reads them). Void pointers: data and dense
+ * are real * of the driver's precision; indices and indptr int32_t * or int64_t *.
+ *   dense (N, n_0) or NULL (CSR)   data (nnz)  indices (nnz)  indptr (N + 1) */
+typedef struct cmlp_rows {
+    const void *dense;   /* dense rows, or NULL: the CSR arrays below */
+    const void *data;    /* CSR values */
+    const void *indices; /* CSR column of each value, in [0, n_0) */
+    const void *indptr;  /* CSR row starts, non-decreasing, within [0, nnz] */
+    int index64;         /* CSR: indices and indptr are int64_t (1) or int32_t (0) */
+} cmlp_rows;
+
+/* Checks X's CSR arrays for N rows of n_0 columns over nnz stored values (not needed for a
+ * dense X): 0 if well formed; 1 if indptr is not non-decreasing within [0, nnz] (*where: the
+ * first bad entry of indptr); 2 if an index of a stored value is outside [0, n_0) (*where:
+ * its position in indices). The drivers read CSR arrays only after this check. */
+int cmlp_rows_check(const cmlp_rows *X, ptrdiff_t N, ptrdiff_t n0, ptrdiff_t nnz,
+                    ptrdiff_t *where);
+
+/* Xb = rows of X: row k of Xb is row perm[k] of X (perm NULL: row r0 + k); Xb overwritten.
+ * A CSR row is written as zeros, then each stored value added into its column (in storage
+ * order): exactly the dense row scipy's toarray gives. No check (see cmlp_rows_check).
+ * Xb (m, n_0)  perm (m), entries in [0, N), or NULL */
+void gather_rows_f64(double *Xb, const cmlp_rows *X, const int64_t *perm, ptrdiff_t r0,
+                     ptrdiff_t m, ptrdiff_t n0);
+void gather_rows_f32(float *Xb, const cmlp_rows *X, const int64_t *perm, ptrdiff_t r0,
+                     ptrdiff_t m, ptrdiff_t n0);
+
 /* ---- train_tmpl.h: minibatch training ---- */
 
 /* As net_gradients, with inverted dropout on the hidden layers: unit j of hidden layer i
@@ -319,7 +350,8 @@ double net_gradients_dropout_f32(float *grad, float *work, const float *params, 
                                  const double *drop, ptrdiff_t N, const cmlp_arch *arch);
 
 /* Minibatch training over the rows perm[0..n): batches perm[0:B], perm[B:2B], ... (the last
- * may be shorter, m rows). For each: gather its rows into work, grad = sum of the per-row
+ * may be shorter, m rows). For each: gather its rows of X (dense or CSR, gather_rows) and T
+ * into work, grad = sum of the per-row
  * gradients (net_gradients_dropout with U's rows s..s+m), then optim_step with scale 1/m:
  * the step follows the mean gradient over the batch plus the penalty's gradient. With
  * weights, grad = sum w_r g_r and the scale is 1 / sum w_r over the batch (the weighted mean);
@@ -328,15 +360,15 @@ double net_gradients_dropout_f32(float *grad, float *work, const float *params, 
  * parameter non-finite (the update is then undone; the optimizer state is not), stops the
  * loop with CMLP_NONFINITE, the parameters as after the previous batch. *done = rows of the
  * completed batches; *loss_sum += their losses.
- * params, grad (P)  state (2P)  X (N, n_0)  T (N, K)  w (N) or NULL
- * perm (n), entries in [0, N)  U (n, H) or NULL  drop (L - 1)
+ * params, grad (P)  state (2P)  X (N, n_0) rows (dense or checked CSR)  T (N, K)
+ * w (N) or NULL  perm (n), entries in [0, N)  U (n, H) or NULL  drop (L - 1)
  * work: B (n_0 + K + 1) + P + cmlp_dropout_work_size elements */
 int train_batches_f64(double *params, double *grad, double *state, double *work,
-                      const double *X, const double *T, const double *w, const int64_t *perm,
+                      const cmlp_rows *X, const double *T, const double *w, const int64_t *perm,
                       ptrdiff_t n, ptrdiff_t B, const double *U, const double *drop,
                       const cmlp_arch *arch, cmlp_optim *opt, int stop_nonfinite,
                       ptrdiff_t *done, double *loss_sum);
-int train_batches_f32(float *params, float *grad, float *state, float *work, const float *X,
+int train_batches_f32(float *params, float *grad, float *state, float *work, const cmlp_rows *X,
                       const float *T, const float *w, const int64_t *perm, ptrdiff_t n,
                       ptrdiff_t B, const float *U, const double *drop, const cmlp_arch *arch,
                       cmlp_optim *opt, int stop_nonfinite, ptrdiff_t *done, double *loss_sum);
@@ -356,8 +388,9 @@ void cmlp_barrier_wait(cmlp_barrier *b);
 
 /* Everything the threads of train_team share (void pointers: real * of the precision).
  * Inputs: params (P)  grads[k] (P) per thread, zero on entry and left zero  state (2P)
- * backup (P)  work[k] per thread: cmlp_team_work_size elements  X (N, n_0)  T (N, K)
- * w (N) or NULL  perm (n)  U (n, H) or NULL  drop (L - 1)  n  B  arch  opt  stop_nonfinite.
+ * backup (P)  work[k] per thread: cmlp_team_work_size elements  X (N, n_0) rows (dense or
+ * checked CSR, as train_batches)  T (N, K)  w (N) or NULL
+ * perm (n)  U (n, H) or NULL  drop (L - 1)  n  B  arch  opt  stop_nonfinite.
  * Outputs (set when every thread has returned): status, done, loss_sum (+=), opt->t.
  * losses, flags: one slot per thread, for the exchange between threads. */
 typedef struct cmlp_team {
@@ -366,7 +399,8 @@ typedef struct cmlp_team {
     void *params, *state, *backup;
     void *grads[CMLP_MAX_THREADS];
     void *work[CMLP_MAX_THREADS];
-    const void *X, *T, *U, *w;
+    cmlp_rows X;
+    const void *T, *U, *w;
     const int64_t *perm;
     const double *drop;
     ptrdiff_t n, B;

@@ -31,7 +31,7 @@ typedef struct {
     double (*net_gradients_dropout)(real *, real *, const real *, const real *, const real *,
                                     const real *, const real *, const double *, ptrdiff_t,
                                     const cmlp_arch *);
-    int (*train_batches)(real *, real *, real *, real *, const real *, const real *,
+    int (*train_batches)(real *, real *, real *, real *, const cmlp_rows *, const real *,
                          const real *, const int64_t *, ptrdiff_t, ptrdiff_t, const real *,
                          const double *, const cmlp_arch *, cmlp_optim *, int, ptrdiff_t *,
                          double *);
@@ -171,7 +171,7 @@ double FP(net_gradients_dropout)(real *grad, real *work, const real *params, con
     return K.net_gradients_dropout(grad, work, params, X, T, w, U, drop, N, arch);
 }
 
-int FP(train_batches)(real *params, real *grad, real *state, real *work, const real *X,
+int FP(train_batches)(real *params, real *grad, real *state, real *work, const cmlp_rows *X,
                       const real *T, const real *w, const int64_t *perm, ptrdiff_t n,
                       ptrdiff_t B, const real *U, const double *drop, const cmlp_arch *arch,
                       cmlp_optim *opt, int stop_nonfinite, ptrdiff_t *done, double *loss_sum)

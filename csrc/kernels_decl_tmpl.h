@@ -36,7 +36,7 @@ double FN(optim_step)(real *params, real *grad, real *state, cmlp_optim *opt, re
 double FN(net_gradients_dropout)(real *grad, real *work, const real *params, const real *X,
                                  const real *T, const real *w, const real *U, const double *drop, ptrdiff_t N,
                                  const cmlp_arch *arch);
-int FN(train_batches)(real *params, real *grad, real *state, real *work, const real *X,
+int FN(train_batches)(real *params, real *grad, real *state, real *work, const cmlp_rows *X,
                       const real *T, const real *w, const int64_t *perm, ptrdiff_t n, ptrdiff_t B,
                       const real *U, const double *drop, const cmlp_arch *arch, cmlp_optim *opt,
                       int stop_nonfinite, ptrdiff_t *done, double *loss_sum);

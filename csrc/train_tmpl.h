@@ -151,13 +151,13 @@ static int FN(sgd_sum_step)(real *p, real *const *g, int ng, real c, real *backu
     return acc == 0;
 }
 
-int FN(train_batches)(real *params, real *grad, real *state, real *work, const real *X,
+int FN(train_batches)(real *params, real *grad, real *state, real *work, const cmlp_rows *X,
                       const real *T, const real *w, const int64_t *perm, ptrdiff_t n,
                       ptrdiff_t B, const real *U, const double *drop, const cmlp_arch *arch,
                       cmlp_optim *opt, int stop_nonfinite, ptrdiff_t *done, double *loss_sum)
 {
-    /* params, grad (P)  state (2P)  X (N, n_0)  T (N, K)  w (N) or NULL  perm (n)
-     * U (n, H) or NULL
+    /* params, grad (P)  state (2P)  X (N, n_0) dense or CSR  T (N, K)  w (N) or NULL
+     * perm (n)  U (n, H) or NULL
      * work: Xb (B, n_0), Tb (B, K), wb (B), a backup of params (P), then the gradient work.
      * grad is zeroed here once and left zero after every step. */
     const ptrdiff_t L = arch->n_layers, n0 = arch->sizes[0], K = arch->sizes[L];
@@ -181,9 +181,9 @@ int FN(train_batches)(real *params, real *grad, real *state, real *work, const r
             if (wsum == 0) continue; /* a batch of weight 0: no step at all */
         }
         scale = (real)(1.0 / wsum); /* the (weighted) mean over the batch */
+        FP(gather_rows)(Xb, X, perm + s, 0, m, n0);
         for (r = 0; r < m; r++) {
-            const real *xs = X + perm[s + r] * n0, *ts = T + perm[s + r] * K;
-            for (j = 0; j < n0; j++) Xb[r * n0 + j] = xs[j];
+            const real *ts = T + perm[s + r] * K;
             for (j = 0; j < K; j++) Tb[r * K + j] = ts[j];
         }
         l = FN(net_gradients_dropout)(grad, gwork, params, Xb, Tb, w == NULL ? NULL : wb,
@@ -225,7 +225,7 @@ int FN(train_team)(cmlp_team *team, int tid)
     const ptrdiff_t n = team->n, B = team->B, rows = (B + nt - 1) / nt;
     /* this thread's part of the parameters */
     const ptrdiff_t lo = P * tid / nt, hi = P * (tid + 1) / nt;
-    const real *X = (const real *)team->X, *T = (const real *)team->T;
+    const real *T = (const real *)team->T;
     const real *U = (const real *)team->U, *w = (const real *)team->w;
     real *params = (real *)team->params, *state = (real *)team->state;
     real *backup = (real *)team->backup, *grad0 = (real *)team->grads[0];
@@ -252,9 +252,9 @@ int FN(train_team)(cmlp_team *team, int tid)
             for (r = a; r < b; r++) wb[r - a] = w[team->perm[s + r]];
         }
         scale = (real)(1.0 / wsum);
+        FP(gather_rows)(Xb, &team->X, team->perm + s + a, 0, b - a, n0);
         for (r = a; r < b; r++) {
-            const real *xs = X + team->perm[s + r] * n0, *ts = T + team->perm[s + r] * K;
-            for (j = 0; j < n0; j++) Xb[(r - a) * n0 + j] = xs[j];
+            const real *ts = T + team->perm[s + r] * K;
             for (j = 0; j < K; j++) Tb[(r - a) * K + j] = ts[j];
         }
         team->losses[tid] = b > a ? FN(net_gradients_dropout)(g, gwork, params, Xb, Tb,

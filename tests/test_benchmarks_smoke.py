@@ -94,3 +94,19 @@ def test_falls_back_to_packaged_sample(tmp_path):
     assert res["rows_loaded"] == 32
     assert [r["status"] for r in res["records"]] == ["ok"]
     assert res["inference"][0]["rows"] == 50
+
+
+
+def test_bench_sparse_runs_and_sparse_fits_equal_dense():
+    """benchmarks/bench_sparse.py on a few rows, in a subprocess (it sets BLAS thread
+    variables): it runs, and every CSR fit ends with the dense fit's parameters."""
+    path = COMPARE.parent / "bench_sparse.py"
+    if not path.exists():
+        pytest.skip(f"{path} not found")
+    pytest.importorskip("scipy")
+    cmd = [sys.executable, str(path), "--rows", "96", "--sample-rows", "8", "--repeats", "1"]
+    proc = subprocess.run(cmd, check=False, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    rows = [line for line in proc.stdout.splitlines() if re.search(r"x\s+(yes|NO)$", line)]
+    assert len(rows) == 6, proc.stdout  # 3 cases, wall and CPU time
+    assert all(line.endswith("yes") for line in rows), proc.stdout

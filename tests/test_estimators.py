@@ -37,7 +37,7 @@ CHECKED = [
 
 
 def _expected_failed_checks(estimator):
-    """The sample-weight equivalence check (integer weights == repeated rows, zero weights ==
+    """The sample-weight equivalence checks, on dense and sparse X (integer weights == repeated rows, zero weights ==
     removed rows, predictions to rtol 1e-7) holds for full-batch float64 training (the
     defaults here: batch_size "auto" covers the check's 15 rows), not otherwise:
     - with minibatches smaller than the data, the batches of the weighted and the repeated
@@ -53,7 +53,10 @@ def _expected_failed_checks(estimator):
         reason = "minibatches: the weighted and repeated rows form different batches"
     elif np.dtype(estimator.dtype) == np.float32:
         reason = "float32: equivalent only to float32 rounding, not to rtol 1e-7"
-    return {} if reason is None else {"check_sample_weight_equivalence_on_dense_data": reason}
+    if reason is None:
+        return {}
+    return {f"check_sample_weight_equivalence_on_{kind}_data": reason
+            for kind in ("dense", "sparse")}
 
 
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")

@@ -732,10 +732,13 @@ def gradients_dropout(Arch arch, const floating[::1] params, const floating[:, :
 
 
 def train_batches(Arch arch, Optim opt, floating[::1] params, floating[::1] grad,
-                  floating[::1] state, const floating[:, ::1] X, const floating[:, ::1] T,
+                  floating[::1] state, X, const floating[:, ::1] T,
                   const int64_t[::1] perm, Py_ssize_t B, U, const double[::1] drop,
                   bint stop_nonfinite=True, w=None):
     """Minibatch steps over the rows perm of X, batches of B (the last may be shorter).
+
+    X: a C-contiguous (N, n_0) array of the parameters' dtype, or a ``CSR`` of it (each
+    batch's rows are then written densely into the block, as ``gather_rows`` does).
 
     Each step: the mean over the batch of the per-row gradients (with inverted dropout from
     the draws U (len(perm), H) if U is not None), plus the penalty's gradient, then the
@@ -748,10 +751,16 @@ def train_batches(Arch arch, Optim opt, floating[::1] params, floating[::1] grad
     _check_drop(arch, drop)
     if B < 1:
         raise ValueError(f"B must be >= 1, got {B}")
-    _check_rows(arch, X, "T", T)
+    cdef cmlp_rows src
+    cdef Py_ssize_t N
+    if floating is double:
+        N = _rows_of(&src, X, np.float64, arch.n_in)
+    else:
+        N = _rows_of(&src, X, np.float32, arch.n_in)
+    _check_shape("T", (T.shape[0], T.shape[1]), (N, arch.n_out))
     _check_shape("grad", (grad.shape[0],), (arch.n_params,))
     _check_shape("state", (state.shape[0],), (2 * arch.n_params,))
-    cdef Py_ssize_t N = X.shape[0], n = perm.shape[0], i, H = hidden_width(arch)
+    cdef Py_ssize_t n = perm.shape[0], i, H = hidden_width(arch)
     cdef const floating[:, ::1] Uv
     cdef const floating *up = NULL
     if U is not None:
@@ -760,7 +769,7 @@ def train_batches(Arch arch, Optim opt, floating[::1] params, floating[::1] grad
         if n * H > 0:
             up = &Uv[0, 0]
     for out_name, out in (("params", params), ("grad", grad), ("state", state)):
-        for name, arr in (("X", X), ("T", T), ("perm", perm), ("U", U), ("w", w)):
+        for name, arr in (("X", _x_array(X)), ("T", T), ("perm", perm), ("U", U), ("w", w)):
             _check_disjoint(out_name, out, name, arr)
     _check_disjoint("params", params, "grad", grad)
     _check_disjoint("params", params, "state", state)
@@ -790,13 +799,13 @@ def train_batches(Arch arch, Optim opt, floating[::1] params, floating[::1] grad
             m = min(chunk, n - start)
             with nogil:
                 if floating is double:
-                    status = train_batches_f64(&params[0], &grad[0], &state[0], work, &X[0, 0],
+                    status = train_batches_f64(&params[0], &grad[0], &state[0], work, &src,
                                                &T[0, 0], wp, &perm[start], m, B,
                                                up + start * H if up != NULL else NULL, dp,
                                                arch.cp(), &opt.c, stop_nonfinite, &done,
                                                &loss_sum)
                 else:
-                    status = train_batches_f32(&params[0], &grad[0], &state[0], work, &X[0, 0],
+                    status = train_batches_f32(&params[0], &grad[0], &state[0], work, &src,
                                                &T[0, 0], wp, &perm[start], m, B,
                                                up + start * H if up != NULL else NULL, dp,
                                                arch.cp(), &opt.c, stop_nonfinite, &done,
@@ -911,15 +920,14 @@ cdef class Team:
         self._prepared = False
 
     def prepare(self, X, T, perm, U, drop, bint stop_nonfinite=True, w=None):
-        """Set the next chunk: rows perm (int64) of X (N, n_0) and T (N, n_L) in batches of
-        B, dropout draws U (len(perm), H) or None and probabilities drop (L - 1), weights w
-        (N) or None (every weight 1)."""
+        """Set the next chunk: rows perm (int64) of X (N, n_0; an array or a ``CSR``) and
+        T (N, n_L) in batches of B, dropout draws U (len(perm), H) or None and probabilities
+        drop (L - 1), weights w (N) or None (every weight 1)."""
         cdef Arch arch = self.arch
         cdef Py_ssize_t N, n, H = hidden_width(arch)
         if cmlp_team_work_size(arch.cp(), self.B, self.n_threads) > self._work_size:
             raise RuntimeError("the BLAS setting changed since this Team was built; build a new one")
-        _check_array("X", X, self.dtype, (X.shape[0] if isinstance(X, np.ndarray) and X.ndim == 2 else -1, arch.n_in))
-        N = X.shape[0]
+        N = _rows_of(&self.c.X, X, self.dtype, arch.n_in)
         _check_array("T", T, self.dtype, (N, arch.n_out))
         _check_array("perm", perm, np.int64, (perm.shape[0] if isinstance(perm, np.ndarray) and perm.ndim == 1 else -1,))
         n = perm.shape[0]
@@ -932,11 +940,10 @@ cdef class Team:
         if w is not None:
             _check_array("w", w, self.dtype, (N,))
         params, grads, state, works, backup = self._keep
-        for name, arr in (("X", X), ("T", T), ("perm", perm), ("U", U), ("w", w)):
+        for name, arr in (("X", _x_array(X)), ("T", T), ("perm", perm), ("U", U), ("w", w)):
             for out_name, out in (("params", params), ("state", state)):
                 _check_disjoint(out_name, out, name, arr)
         self._chunk = (X, T, perm, U, drop, w)
-        self.c.X = _data(X)
         self.c.T = _data(T)
         self.c.w = _data(w) if w is not None and N > 0 else NULL
         self.c.U = _data(U) if U is not None and n * H > 0 else NULL
@@ -972,3 +979,127 @@ cdef class Team:
         """``(status, done, loss_sum)`` of the chunk, as ``train_batches``."""
         self._prepared = False
         return self.c.status, self.c.done, self.c.loss_sum
+
+
+# ---------------------------------------------------------------- sparse rows (CSR)
+
+cdef class CSR:
+    """The rows of a sparse X for C: scipy's CSR arrays, checked once, held without a copy.
+
+    data (nnz) float32 or float64; indices (nnz) and indptr (N + 1) both int32 or both int64;
+    all 1-D, C-contiguous and aligned; n_cols columns. Row r holds data[p] in column
+    indices[p] for p in [indptr[r], indptr[r + 1]); column indices may come in any order and
+    repeat (their values are summed, as scipy does). Raises ValueError naming ``name`` if
+    indptr is not non-decreasing within [0, nnz] or an index lies outside [0, n_cols), so the
+    C code never reads out of bounds. ``train_batches`` and ``Team`` take it as X; the other
+    drivers take dense rows, which ``gather_rows`` writes from it chunk by chunk.
+    """
+    cdef cmlp_rows c
+    cdef readonly object data, indices, indptr, dtype, name
+    cdef readonly Py_ssize_t n_rows, n_cols, nnz
+
+    def __cinit__(self, data, indices, indptr, Py_ssize_t n_cols, str name="X"):
+        cdef Py_ssize_t where = 0
+        cdef int status
+        for part, arr in (("data", data), ("indices", indices), ("indptr", indptr)):
+            if not isinstance(arr, np.ndarray) or arr.ndim != 1:
+                raise TypeError(f"{name}: the CSR {part} must be a 1-D NumPy array")
+            if not (arr.flags.c_contiguous and arr.flags.aligned):
+                raise ValueError(f"{name}: the CSR {part} must be C-contiguous and aligned")
+        if data.dtype not in (np.float32, np.float64):
+            raise ValueError(f"{name}: the CSR data must be float32 or float64, got {data.dtype}")
+        if indices.dtype not in (np.int32, np.int64) or indptr.dtype != indices.dtype:
+            raise ValueError(f"{name}: the CSR indices and indptr must both be int32 or both "
+                             f"int64, got {indices.dtype} and {indptr.dtype}")
+        if indptr.shape[0] < 1:
+            raise ValueError(f"{name}: the CSR indptr must have n_rows + 1 >= 1 entries")
+        if n_cols < 0:
+            raise ValueError(f"{name}: n_cols must be >= 0, got {n_cols}")
+        self.data, self.indices, self.indptr, self.dtype, self.name = (
+            data, indices, indptr, data.dtype, name)
+        self.n_rows, self.n_cols = indptr.shape[0] - 1, n_cols
+        self.nnz = min(data.shape[0], indices.shape[0])
+        self.c.dense = NULL
+        self.c.data = _data(data)
+        self.c.indices = _data(indices)
+        self.c.indptr = _data(indptr)
+        self.c.index64 = indices.dtype == np.int64
+        with nogil:
+            status = cmlp_rows_check(&self.c, self.n_rows, n_cols, self.nnz, &where)
+        if status == 1:
+            raise ValueError(f"{name} is not a valid sparse matrix: its indptr must be "
+                             f"non-decreasing from 0 to at most {self.nnz} (the stored "
+                             f"values), got {indptr[where]} at indptr[{where}]")
+        if status == 2:
+            raise ValueError(f"{name} is not a valid sparse matrix: column index "
+                             f"{indices[where]} at indices[{where}] is outside "
+                             f"[0, {n_cols})")
+
+    @property
+    def shape(self):
+        return (self.n_rows, self.n_cols)
+
+    def rows(self, Py_ssize_t a, Py_ssize_t b):
+        """The rows [a, b) (0 <= a <= b <= n_rows), sharing data and indices."""
+        if not 0 <= a <= b <= self.n_rows:
+            raise ValueError(f"rows: expected 0 <= a <= b <= {self.n_rows}, got {a}, {b}")
+        return CSR(self.data, self.indices, self.indptr[a:b + 1], self.n_cols, self.name)
+
+
+cdef object _x_array(X):
+    """The array holding X's values (for the aliasing checks)."""
+    return (<CSR>X).data if isinstance(X, CSR) else X
+
+
+cdef Py_ssize_t _rows_of(cmlp_rows *src, X, dtype, Py_ssize_t n_in) except -1:
+    """src = the rows of X for train_batches/train_team: a C-contiguous, aligned (N, n_in)
+    array of dtype, or a CSR of dtype with n_in columns. Returns N."""
+    cdef CSR csr
+    if isinstance(X, CSR):
+        csr = <CSR>X
+        if csr.dtype != dtype:
+            raise ValueError(f"X: expected dtype {np.dtype(dtype).name}, got {csr.dtype}")
+        _check_shape("X", csr.shape, (csr.n_rows, n_in))
+        src[0] = csr.c
+        return csr.n_rows
+    _check_array("X", X, dtype, (X.shape[0] if isinstance(X, np.ndarray) and X.ndim == 2
+                                 else -1, n_in))
+    if not X.flags.aligned:
+        raise ValueError("X must be aligned")
+    src.dense = _data(X)
+    src.data = src.indices = src.indptr = NULL
+    src.index64 = 0
+    return X.shape[0]
+
+
+def gather_rows(CSR X, floating[:, ::1] out, Py_ssize_t r0=0, perm=None):
+    """out = rows of X: row k is row perm[k] of X (perm None: row r0 + k), written densely
+    (zeros, then each stored value added into its column: scipy's toarray); out (m, n_0)
+    overwritten. perm: int64 (m), entries in [0, N). Releases the GIL."""
+    cdef Py_ssize_t m = out.shape[0], N = X.n_rows
+    cdef const int64_t[::1] pv
+    cdef const int64_t *pp = NULL
+    if floating is double:
+        same = X.dtype == np.float64
+    else:
+        same = X.dtype == np.float32
+    if not same:
+        raise ValueError(f"out: expected dtype {X.dtype}, got the other precision")
+    _check_shape("out", (m, out.shape[1]), (m, X.n_cols))
+    _check_disjoint("out", out, "X", X.data)
+    if perm is not None:
+        pv = perm
+        _check_shape("perm", (pv.shape[0],), (m,))
+        if m and (np.min(perm) < 0 or np.max(perm) >= N):
+            raise ValueError(f"perm: entries must be in [0, {N})")
+        if m:
+            pp = &pv[0]
+    elif r0 < 0 or r0 + m > N:
+        raise ValueError(f"r0: rows [{r0}, {r0 + m}) are not all in [0, {N})")
+    if m == 0:
+        return
+    with nogil:
+        if floating is double:
+            gather_rows_f64(&out[0, 0], &X.c, pp, r0, m, X.n_cols)
+        else:
+            gather_rows_f32(&out[0, 0], &X.c, pp, r0, m, X.n_cols)

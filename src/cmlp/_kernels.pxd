@@ -63,6 +63,20 @@ cdef extern from "cmlp.h" nogil:
         int64_t t
         int scale_penalty
 
+    ctypedef struct cmlp_rows:
+        const void *dense
+        const void *data
+        const void *indices
+        const void *indptr
+        int index64
+
+    int cmlp_rows_check(const cmlp_rows *X, Py_ssize_t N, Py_ssize_t n0, Py_ssize_t nnz,
+                        Py_ssize_t *where)
+    void gather_rows_f64(double *Xb, const cmlp_rows *X, const int64_t *perm, Py_ssize_t r0,
+                         Py_ssize_t m, Py_ssize_t n0)
+    void gather_rows_f32(float *Xb, const cmlp_rows *X, const int64_t *perm, Py_ssize_t r0,
+                         Py_ssize_t m, Py_ssize_t n0)
+
     enum:
         CMLP_MAX_THREADS
 
@@ -79,7 +93,7 @@ cdef extern from "cmlp.h" nogil:
         void *backup
         void *grads[CMLP_MAX_THREADS]
         void *work[CMLP_MAX_THREADS]
-        const void *X
+        cmlp_rows X
         const void *T
         const void *U
         const void *w
@@ -196,15 +210,15 @@ cdef extern from "cmlp.h" nogil:
                                      const float *U, const double *drop, Py_ssize_t N,
                                      const cmlp_arch *arch)
     int train_batches_f64(double *params, double *grad, double *state, double *work,
-                          const double *X, const double *T, const double *w,
+                          const cmlp_rows *X, const double *T, const double *w,
                           const int64_t *perm, Py_ssize_t n, Py_ssize_t B, const double *U,
                           const double *drop, const cmlp_arch *arch, cmlp_optim *opt,
                           int stop_nonfinite, Py_ssize_t *done, double *loss_sum)
-    int train_batches_f32(float *params, float *grad, float *state, float *work, const float *X,
-                          const float *T, const float *w, const int64_t *perm, Py_ssize_t n,
-                          Py_ssize_t B, const float *U, const double *drop,
-                          const cmlp_arch *arch, cmlp_optim *opt, int stop_nonfinite,
-                          Py_ssize_t *done, double *loss_sum)
+    int train_batches_f32(float *params, float *grad, float *state, float *work,
+                          const cmlp_rows *X, const float *T, const float *w,
+                          const int64_t *perm, Py_ssize_t n, Py_ssize_t B, const float *U,
+                          const double *drop, const cmlp_arch *arch, cmlp_optim *opt,
+                          int stop_nonfinite, Py_ssize_t *done, double *loss_sum)
     double net_evaluate_f64(double *work, const double *params, const double *X, const double *T,
                             const double *w, Py_ssize_t N, const cmlp_arch *arch,
                             double *correct)

@@ -115,6 +115,10 @@ Other differences from ``sklearn.neural_network``:
   Adam moments and step count) and the learning rate of ``"invscaling"`` and ``"adaptive"``
   carry over from one call to the next (and through pickling), as scikit-learn's optimizer
   keeps them; ``fit`` starts them afresh.
+- Sparse X (``scipy.sparse`` matrices and arrays; CSR and CSC as given, other formats
+  converted to CSR) is accepted by ``fit``, ``partial_fit``, ``predict``,
+  ``predict_proba``, ``predict_log_proba`` and ``score``, as in scikit-learn, and never
+  densified whole (see :meth:`cmlp.Network.fit`): the results equal those on the dense X.
 - No ``momentum`` outside ``[0, 1)``.
 - ``hasattr(MLPRegressor(solver="lbfgs"), "partial_fit")`` is False, as for the classifier
   (scikit-learn 1.9.1's regressor leaves ``partial_fit`` reachable with lbfgs, a slip of its
@@ -191,6 +195,8 @@ _OUTPUTS = {"softmax": "softmax", "logistic": "sigmoid", "identity": "identity",
 _LOSSES = {"log_loss": "cross_entropy", "squared_error": "mse", "tse": "tse",
            "poisson": "poisson"}
 _DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+# sparse X: scipy.sparse CSR and CSC (other formats are converted to CSR by validate_data)
+_SPARSE = ["csr", "csc"]
 
 
 class _BaseMLP(BaseEstimator):
@@ -375,7 +381,7 @@ class _BaseMLP(BaseEstimator):
         """
         net = self.network_
         n, K = T.shape
-        X = np.ascontiguousarray(X, dtype=net.dtype)
+        X, _ = net._inputs(X, allow_1d=False)  # the network's dtype; sparse X stays sparse
         w = None
         if sample_weight is not None:  # scikit-learn: weighted mean, alpha term / sum of weights
             w = np.ascontiguousarray(sample_weight, dtype=net.dtype)
@@ -544,7 +550,8 @@ class _BaseMLP(BaseEstimator):
         (NumPy's promotion, as scikit-learn's product of X with its coefficients gives)."""
         check_is_fitted(self)
         float32_input = getattr(X, "dtype", None) == np.float32
-        X = validate_data(self, X, dtype=self.network_.dtype, reset=False)
+        X = validate_data(self, X, accept_sparse=_SPARSE, dtype=self.network_.dtype,
+                          reset=False)
         Y = self.network_.forward(X)
         if Y.dtype == np.float32 and not float32_input:
             Y = Y.astype(np.float64)
@@ -704,7 +711,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
         y : array-like of shape (n_samples,) or (n_samples, n_labels)
             Class labels of any type scikit-learn accepts (strings too), or a multilabel
             indicator matrix.
@@ -740,7 +747,8 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         return self._fit(X, y, incremental=True, sample_weight=sample_weight)
 
     def _validate_input(self, X, y, incremental, reset):
-        X, y = validate_data(self, X, y, multi_output=True, dtype=self._dtype(), reset=reset)
+        X, y = validate_data(self, X, y, accept_sparse=_SPARSE, multi_output=True,
+                             dtype=self._dtype(), reset=reset)
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
         check_classification_targets(y)
@@ -800,6 +808,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.classifier_tags.multi_label = True
+        tags.input_tags.sparse = True
         return tags
 
 
@@ -897,8 +906,8 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         return self._fit(X, y, incremental=True, sample_weight=sample_weight)
 
     def _validate_input(self, X, y, incremental, reset):
-        X, y = validate_data(self, X, y, multi_output=True, y_numeric=True,
-                             dtype=self._dtype(), reset=reset)
+        X, y = validate_data(self, X, y, accept_sparse=_SPARSE, multi_output=True,
+                             y_numeric=True, dtype=self._dtype(), reset=reset)
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
         T = y.reshape(-1, 1) if y.ndim == 1 else y
@@ -927,4 +936,5 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.target_tags.multi_output = True
+        tags.input_tags.sparse = True
         return tags

@@ -15,6 +15,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from . import _core
+from ._sparse import as_csr, chunk_rows, dense_chunks, is_sparse, row_slice
 from ._targets import as_labels, as_targets
 from ._validation import (
     as_float_dtype,
@@ -227,8 +228,9 @@ class _LBFGSObjective:
         for a, b in self.ranges[k]:
             if self.stop.is_set():
                 break
-            total += _core.gradients(arch, params, X[a:b], T[a:b], grad,
-                                     None if w is None else w[a:b])
+            for s, e, Xc in dense_chunks(X, a, b):  # a sparse X: bounded dense chunks
+                total += _core.gradients(arch, params, Xc, T[s:e], grad,
+                                         None if w is None else w[s:e])
         return total
 
     def __call__(self, x):
@@ -658,8 +660,14 @@ class Network:
 
     # ------------------------------------------------------------------ inference
 
-    def _inputs(self, X, allow_1d=True):
-        X2, single = check_X(X, self._layers[0], self._dtype, allow_1d=allow_1d)
+    def _inputs(self, X, allow_1d=True, name="X"):
+        """``(X2, single)``: X checked and converted once to the network's dtype, as a
+        C-contiguous array or, for a scipy.sparse X, a ``_core.CSR`` (see cmlp._sparse)."""
+        if isinstance(X, _core.CSR) and X.dtype == self._dtype and X.n_cols == self._layers[0]:
+            return X, False  # already checked (score and fit pass it on)
+        if is_sparse(X):
+            return as_csr(X, self._layers[0], self._dtype, name), False
+        X2, single = check_X(X, self._layers[0], self._dtype, name, allow_1d=allow_1d)
         return X2, single
 
     def _targets(self, y, n_rows, name="y", dtype=None):
@@ -676,8 +684,11 @@ class Network:
 
         Parameters
         ----------
-        X : array-like of shape (N, n_0) or (n_0,)
-            Samples in rows (any numeric dtype; converted once to the network's dtype).
+        X : array-like or scipy.sparse matrix of shape (N, n_0), or one sample (n_0,)
+            Samples in rows (any numeric dtype; converted once to the network's dtype). A
+            sparse X (CSR, CSC, other formats converted to CSR once) is never densified
+            whole: its rows are written densely a bounded chunk at a time, and the results
+            equal those of the dense X.
 
         Returns
         -------
@@ -687,7 +698,8 @@ class Network:
         X2, single = self._inputs(X)
         Y = np.empty((X2.shape[0], self._layers[-1]), dtype=self._dtype)
         with self._lock:
-            _core.forward(self._arch, self._params, X2, Y)
+            for a, b, Xc in dense_chunks(X2):
+                _core.forward(self._arch, self._params, Xc, Y[a:b])
         return Y[0] if single else Y
 
     def predict(self, X: ArrayLike) -> np.ndarray:
@@ -718,7 +730,8 @@ class Network:
         classification its argmax, or ``> threshold`` for one output unit, gives the labels).
         With ``sample_weight`` (N,): the weighted accuracy ``sum_r w_r [correct_r] / sum_r w_r``,
         or the weighted R^2, ``1 - sum_r w_r ||t_r - y_r||^2 / sum_r w_r ||t_r - tbar||^2``
-        with ``tbar`` the weighted mean of the targets.
+        with ``tbar`` the weighted mean of the targets. X may be a scipy.sparse matrix, as in
+        :meth:`forward`.
         """
         X2, _ = self._inputs(X, allow_1d=False)
         if X2.shape[0] == 0:
@@ -750,7 +763,8 @@ class Network:
              ) -> float:
         """The whole-set cost: for ``tse`` the sum over rows of ``||t - y||^2`` (the notes'
         TSEcost); for ``mse``, ``cross_entropy`` and ``poisson`` the mean over rows of the
-        per-sample loss. y takes the same forms as in :meth:`fit`.
+        per-sample loss. y takes the same forms as in :meth:`fit`; X may be a scipy.sparse
+        matrix (its rows are densified a bounded chunk at a time, the chunks' sums added).
 
         With ``sample_weight`` (N,), finite and >= 0: row r counts ``w_r`` times, so the cost
         is ``sum_r w_r F_r`` (tse) or ``sum_r w_r F_r / sum_r w_r`` (the others): integer
@@ -762,7 +776,10 @@ class Network:
             return self._cost(X2, T, w)
 
     def _cost(self, X2, T, w=None):
-        total = _core.loss(self._arch, self._params, X2, T, w)
+        total = 0.0
+        for a, b, Xc in dense_chunks(X2):
+            total += _core.loss(self._arch, self._params, Xc, T[a:b],
+                                None if w is None else w[a:b])
         if self._loss == "tse" or X2.shape[0] == 0:
             return float(total)
         return float(total / _weight_sum(w, X2.shape[0]))
@@ -781,7 +798,8 @@ class Network:
         The network is not changed. For ``tse`` this is the sum over rows of the notes'
         ``a_{i-1} S_i^T`` and ``S_i``; for ``mse``, ``cross_entropy`` and ``poisson`` the mean.
         With ``sample_weight`` (N,): the weighted sum (tse) or weighted mean (the others) of
-        the rows' gradients, the gradient of the weighted cost of :meth:`cost`.
+        the rows' gradients, the gradient of the weighted cost of :meth:`cost`. X may be a
+        scipy.sparse matrix, as in :meth:`forward` (bit for bit the dense X's gradients).
         """
         X2, _ = self._inputs(X, allow_1d=False)
         if X2.shape[0] == 0:
@@ -790,7 +808,9 @@ class Network:
         w = _check_sample_weight(sample_weight, X2.shape[0], self._dtype)
         grad = np.zeros_like(self._params)
         with self._lock:
-            _core.gradients(self._arch, self._params, X2, T, grad, w)
+            for a, b, Xc in dense_chunks(X2):  # grad accumulates over the chunks
+                _core.gradients(self._arch, self._params, Xc, T[a:b], grad,
+                                None if w is None else w[a:b])
         if self._loss != "tse":
             grad /= _weight_sum(w, X2.shape[0])
         return self._split(grad)
@@ -839,8 +859,13 @@ class Network:
 
         Parameters
         ----------
-        X : array-like of shape (N, n_0)
-            Training samples in rows, used as given (no scaling; see the class notes).
+        X : array-like or scipy.sparse matrix of shape (N, n_0)
+            Training samples in rows, used as given (no scaling; see the class notes). A
+            sparse X (CSR, CSC, or another format, converted to CSR once) is never densified
+            whole: minibatch steps write each batch's rows into their block, the per-sample
+            path and the end-of-epoch evaluation write bounded chunks of rows; the trained
+            parameters are bit for bit those of the dense X. ``validation_data`` may be
+            sparse too.
         y : array-like of shape (N,) or (N, n_L)
             1-D class labels (one-hot encoded inside when there are several outputs; with
             one output unit, the target value itself), or a 2-D target array.
@@ -1010,8 +1035,9 @@ class Network:
             if frac >= 1 or n_val >= N:
                 raise ValueError(f"validation_split must leave training rows: got {frac} of "
                                  f"{N} rows")
-            val = (X2[N - n_val:], T[N - n_val:], None if w is None else w[N - n_val:])
-            X2, T = X2[:N - n_val], T[:N - n_val]
+            val = (row_slice(X2, N - n_val, N), T[N - n_val:],
+                   None if w is None else w[N - n_val:])
+            X2, T = row_slice(X2, 0, N - n_val), T[:N - n_val]
             N = X2.shape[0]
             if w is not None:
                 w = w[:N]
@@ -1023,8 +1049,7 @@ class Network:
             if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
                 raise TypeError("validation_data must be a tuple (X_val, y_val) or "
                                 "(X_val, y_val, sample_weight_val)")
-            Xv, _ = check_X(validation_data[0], self._layers[0], self._dtype, "validation_data[0]",
-                            allow_1d=False)
+            Xv, _ = self._inputs(validation_data[0], allow_1d=False, name="validation_data[0]")
             if Xv.shape[0] == 0:
                 raise ValueError("validation_data[0] has no rows")
             wv = None
@@ -1036,7 +1061,10 @@ class Network:
             raise ValueError("early_stopping=True needs validation_data or validation_split")
         B = self._check_batch_size(batch_size, N)
         # the C kernels assume the data never overlaps the parameters they update
-        if np.may_share_memory(X2, self._params):
+        if isinstance(X2, _core.CSR):
+            if np.may_share_memory(X2.data, self._params):
+                X2 = _core.CSR(X2.data.copy(), X2.indices, X2.indptr, X2.n_cols)
+        elif np.may_share_memory(X2, self._params):
             X2 = X2.copy()
         if np.may_share_memory(T, self._params):
             T = T.copy()
@@ -1104,7 +1132,7 @@ class Network:
             pen = _core.penalty(self._arch, self._params, 0.0, l2) if l2 else 0.0
             acc = val_cost = val_acc = None
             if self.is_classifier:  # one forward pass for the accuracy
-                acc = _core.evaluate(self._arch, self._params, X, T, w)[1] / _weight_sum(w, N)
+                acc = self._evaluate(X, T, w)[1]
             if val is not None:
                 val_cost, val_acc = self._evaluate(*val)
                 val_cost += pen
@@ -1239,14 +1267,18 @@ class Network:
         else:
             bounds = np.linspace(0, N, threads + 1).astype(np.int64)
             slices = list(zip(bounds[:-1], bounds[1:]))
-        if self.is_classifier:
-            def part(a, b):
-                return _core.evaluate(self._arch, self._params, X[a:b], T[a:b],
-                                      None if w is None else w[a:b])
-        else:
-            def part(a, b):
-                return _core.loss(self._arch, self._params, X[a:b], T[a:b],
-                                  None if w is None else w[a:b]), 0
+        def part(a, b):
+            # a sparse X: dense chunks of the slice, their sums added in order
+            total, correct = 0.0, 0
+            for s, e, Xc in dense_chunks(X, a, b):
+                ws = None if w is None else w[s:e]
+                if self.is_classifier:
+                    t, c = _core.evaluate(self._arch, self._params, Xc, T[s:e], ws)
+                else:
+                    t, c = _core.loss(self._arch, self._params, Xc, T[s:e], ws), 0
+                total += t
+                correct += c
+            return total, correct
         futures = [pool.submit(_one_blas_thread, part, a, b) for a, b in slices[1:]]
         parts = [part(*slices[0])] + [f.result() for f in futures]
         total = sum(p[0] for p in parts)
@@ -1274,6 +1306,15 @@ class Network:
         H = _core.hidden_width(self._arch)
         # every buffer of the fit, allocated once
         state = grad = U = pool = driver = team = None
+        sparse_rows = None
+        if per_sample and isinstance(X, _core.CSR):
+            # the per-sample driver reads dense rows: each chunk of the epoch's rows is
+            # written densely (X's rows in the permutation's order, and T's) into buffers
+            chunk = min(chunk, chunk_rows(X.n_cols))
+            m = min(chunk, N)
+            sparse_rows = (np.empty((m, X.n_cols), self._dtype),
+                           np.empty((m, T.shape[1]), self._dtype), np.arange(m, dtype=np.int64),
+                           None if w is None else np.empty(m, self._dtype))
         carry = config["carry"]
         key = (opt.name, tuple(sorted(opt.hyperparameters().items())), P, self._dtype.str)
         if not per_sample:
@@ -1307,7 +1348,7 @@ class Network:
                     inner = tqdm(total=N, desc=f"epoch {epoch + 1}", unit="sample", leave=False,
                                  mininterval=0.5)
                 bad, done = False, N
-                if per_sample and inner is None:
+                if per_sample and inner is None and sparse_rows is None:
                     status, done, _ = _core.sgd_epoch(self._arch, self._params, X, T, perm, lr,
                                                       stop, w)
                     bad = status != 0
@@ -1315,7 +1356,16 @@ class Network:
                     for start in range(0, N, chunk):
                         rows = perm[start:start + chunk]
                         m = rows.shape[0]
-                        if per_sample:
+                        if per_sample and sparse_rows is not None:
+                            xb, tb, order, wb = (None if a is None else a[:m]
+                                                 for a in sparse_rows)
+                            _core.gather_rows(X, xb, 0, rows)
+                            np.take(T, rows, axis=0, out=tb, mode="clip")
+                            if wb is not None:
+                                np.take(w, rows, out=wb, mode="clip")
+                            status, d, _ = _core.sgd_epoch(self._arch, self._params, xb, tb,
+                                                           order, lr, stop, wb)
+                        elif per_sample:
                             status, d, _ = _core.sgd_epoch(self._arch, self._params, X, T, rows,
                                                            lr, stop, w)
                         else:
