@@ -67,7 +67,7 @@ enum { CMLP_OK = 0, CMLP_NONFINITE = 1 };
 /* Rows per block in the batched drivers (forward, loss, gradients): CMLP_BLOCK with the own
  * dense kernels, CMLP_GEMM_BLOCK when the network multiplies through BLAS (arch->blas). */
 #define CMLP_BLOCK 32
-#define CMLP_GEMM_BLOCK 128
+#define CMLP_GEMM_BLOCK 512 /* large: whole-set GEMMs amortise BLAS's packing */
 
 /* With BLAS, a first-layer block whose inputs have at most this fraction of nonzeros (MNIST:
  * about 0.19) goes through the exact sparse kernels instead of a GEMM: zero inputs add nothing

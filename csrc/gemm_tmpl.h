@@ -136,10 +136,13 @@ static int FN(sparse_index)(int32_t *idx, const real *x, ptrdiff_t B, ptrdiff_t 
     const ptrdiff_t R = CMLP_GEMM_BLOCK;
     int32_t *rowptr = idx, *cols = rowptr + R + 1, *colptr = cols + R * I,
             *rows = colptr + I + 1;
-    ptrdiff_t nnz;
+    ptrdiff_t k, nnz = 0;
     if (O < CMLP_SPARSE_CB) return 0;
-    nnz = FN(block_index)(rowptr, cols, with_cols ? colptr : NULL, rows, x, B, I);
-    return (double)nnz <= CMLP_SPARSE_DENSITY * (double)B * (double)I;
+    /* count first (a vectorised pass): a dense block is not indexed at all */
+    for (k = 0; k < B * I; k++) nnz += x[k] != 0;
+    if ((double)nnz > CMLP_SPARSE_DENSITY * (double)B * (double)I) return 0;
+    FN(block_index)(rowptr, cols, with_cols ? colptr : NULL, rows, x, B, I);
+    return 1;
 }
 
 /* One layer forward through BLAS: a = act(x W + b), the sparse kernel if sparse (then idx

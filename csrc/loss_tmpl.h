@@ -13,8 +13,12 @@ double FN(loss_forward)(const real *y, const real *t, ptrdiff_t B, ptrdiff_t K, 
             double yi = y[i], ti = t[i];
             /* clip to [eps, 1 - eps]; NaN passes through */
             yi = yi < eps ? eps : (yi > 1 - eps ? 1 - eps : yi);
-            acc -= ti * log(yi);
-            if (out_act != CMLP_SOFTMAX) acc -= (1 - ti) * log(1 - yi);
+            if (out_act != CMLP_SOFTMAX) {
+                acc -= ti * log(yi);
+                acc -= (1 - ti) * log(1 - yi);
+            } else if (ti != 0) /* a zero target adds nothing (a NaN output makes every output
+                                 of its softmax row NaN, the target's too) */
+                acc -= ti * log(yi);
         }
         return acc;
     }

@@ -51,11 +51,12 @@ def test_blas_switch_and_block_rows():
         _core.set_blas(previous)
 
 
-# rows around the block sizes (own 32, BLAS 128); widths around the sparse strips (64 float32
+# rows around the block sizes (own 32, BLAS GEMM_BLOCK_ROWS); widths around the sparse strips (64 float32
 # or 32 float64 columns) and below one strip; first-layer inputs sparse (the sparse kernels)
 # and dense (a GEMM)
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("N", [1, 7, 127, 128, 129, 300])
+@pytest.mark.parametrize("N", [1, 7, _core.GEMM_BLOCK_ROWS - 1, _core.GEMM_BLOCK_ROWS,
+                               _core.GEMM_BLOCK_ROWS + 1, 2 * _core.GEMM_BLOCK_ROWS + 44])
 @pytest.mark.parametrize("width", [5, 32, 64, 65, 130])
 @pytest.mark.parametrize("density", [0.15, 0.9])
 def test_forward_loss_gradients_agree_with_the_own_kernels_and_the_reference(

@@ -66,7 +66,7 @@ def _net(dtype, layers=(N_IN, 33, 3), **kw):
 
 @pytest.fixture
 def small_chunks(monkeypatch):
-    """Dense chunks of 128 rows (the smallest): several per call on the test data."""
+    """Dense chunks of GEMM_BLOCK_ROWS rows (the smallest): several per call on the test data."""
     monkeypatch.setattr(_sparse, "CHUNK_ELEMENTS", 1)
     assert _sparse.chunk_rows(N_IN) == _core.GEMM_BLOCK_ROWS
 

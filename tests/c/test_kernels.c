@@ -1061,7 +1061,8 @@ static void run_all(void)
     int f32, act, loss, i, j, k;
     static const ptrdiff_t B_SIZES[] = {0, 1, 3, 5};
     static const ptrdiff_t N_ROWS[] = {0,  1,  7,   CMLP_BLOCK - 1, CMLP_BLOCK, CMLP_BLOCK + 1,
-                                       65, 127, 128, 129};
+                                       65, CMLP_GEMM_BLOCK - 1, CMLP_GEMM_BLOCK,
+                                       CMLP_GEMM_BLOCK + 1};
     static const net_case NETS[] = {
         {1, {1, 1}, {CMLP_SIGMOID}, CMLP_TSE},
         {1, {7, 3}, {CMLP_SOFTMAX}, CMLP_CROSS_ENTROPY},
