@@ -23,7 +23,6 @@ The machine is often shared: compare the ratios printed by one run.
 import argparse
 import os
 import time
-from pathlib import Path
 
 for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ[var] = "1"  # as bench_training: no idle BLAS threads competing for the cores
@@ -32,17 +31,8 @@ import numpy as np  # noqa: E402
 import scipy.sparse as sp  # noqa: E402
 
 import cmlp  # noqa: E402
-from cmlp.datasets import load_mnist_csv, load_mnist_sample  # noqa: E402
+from bench_training import load_rows  # noqa: E402  (this folder: the same MNIST rows)
 
-MNIST = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist" / "mnist_train.csv.gz"
-
-
-def load_rows(n):
-    if MNIST.exists():
-        X, y = load_mnist_csv(MNIST, n_rows=n, scale=False)
-        return X, y, str(MNIST)
-    X, y, _, _ = load_mnist_sample(scale=False)
-    return X[:n], y[:n], "the embedded sample (shared MNIST not found)"
 
 
 def main(argv=None):

@@ -234,6 +234,9 @@ class CmlpImpl(Impl):
     def make_forward(self, case, dtype, params, X):
         self.setup(case, dtype, params, None, None, None, 0)
         net = self.net
+        import cmlp
+        if "n_threads" in inspect.signature(cmlp.Network.forward).parameters:
+            return lambda: net.forward(X, n_threads=self.n_threads)
         return lambda: net.forward(X)
 
 

@@ -537,7 +537,7 @@ class _BaseMLP(BaseEstimator):
     def _validation_score(self, X, y, sample_weight=None):
         """scikit-learn's score on already validated data (weighted by the validation rows'
         weights, as scikit-learn's); NaN for non-finite outputs."""
-        Y = self.network_.forward(X)
+        Y = self.network_.forward(X, self.n_threads)
         if not np.isfinite(Y).all():
             return np.nan
         return float(self._score_function(y, self._outputs_to_predictions(Y),
@@ -552,7 +552,7 @@ class _BaseMLP(BaseEstimator):
         float32_input = getattr(X, "dtype", None) == np.float32
         X = validate_data(self, X, accept_sparse=_SPARSE, dtype=self.network_.dtype,
                           reset=False)
-        Y = self.network_.forward(X)
+        Y = self.network_.forward(X, self.n_threads)
         if Y.dtype == np.float32 and not float32_input:
             Y = Y.astype(np.float64)
         return Y
@@ -621,8 +621,9 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     dtype : {"float64", "float32"}, default="float64"
         Precision of the network and of every computation.
     n_threads : int or None, default=None
-        Threads for the minibatch gradients (None: every CPU this process may use); see
-        :meth:`cmlp.Network.fit`.
+        Threads for the minibatch gradients and for predictions on large X (None: every
+        CPU this process may use); see :meth:`cmlp.Network.fit` and
+        :meth:`cmlp.Network.forward`.
 
     Attributes
     ----------

@@ -104,9 +104,9 @@ def _scipy_openblas():
 def _blas_one_thread():
     """A context in which the BLAS that cmlp calls runs on one thread.
 
-    ``fit`` runs its own threads (``n_threads``) over the minibatch work, each calling BLAS;
+    ``fit`` and ``forward`` run their own threads (``n_threads``) over the rows, each calling BLAS;
     BLAS's own threads on top of them would oversubscribe the cores. The limit is process-wide
-    while any fit runs: the first fit to enter sets it and the last to leave restores the
+    while any of them runs: the first to enter sets it and the last to leave restores the
     count it found, so fits overlapping in threads leave BLAS as they found it. With scipy's
     OpenBLAS only that library is limited (through its own API, from any thread); otherwise
     every BLAS through threadpoolctl (which lets only one thread control an OpenBLAS pthreads
@@ -679,7 +679,7 @@ class Network:
                              f"got values as low as {T.min()}")
         return T
 
-    def forward(self, X: ArrayLike) -> FloatArray:
+    def forward(self, X: ArrayLike, n_threads: int | None = None) -> FloatArray:
         """Feed X forward through the network.
 
         Parameters
@@ -689,6 +689,12 @@ class Network:
             sparse X (CSR, CSC, other formats converted to CSR once) is never densified
             whole: its rows are written densely a bounded chunk at a time, and the results
             equal those of the dense X.
+        n_threads : int or None, default None
+            Threads for a large X (None: every CPU this process may use). The rows are cut
+            into contiguous slices along the engine's block grid, one per thread, each
+            running in C without the GIL with BLAS on one thread; the outputs are bit for bit
+            those of one thread. A small X (under about ``MIN_WORK_PER_THREAD`` rows x
+            parameters per thread, or fewer rows than two blocks) runs on one thread.
 
         Returns
         -------
@@ -696,21 +702,50 @@ class Network:
             The outputs ``y = a_L``, in the network's dtype.
         """
         X2, single = self._inputs(X)
-        Y = np.empty((X2.shape[0], self._layers[-1]), dtype=self._dtype)
-        with self._lock:
-            for a, b, Xc in dense_chunks(X2):
-                _core.forward(self._arch, self._params, Xc, Y[a:b])
+        N = X2.shape[0]
+        Y = np.empty((N, self._layers[-1]), dtype=self._dtype)
+        slices = self._row_slices(N, n_threads)
+        with self._lock, _blas_one_thread():
+            if len(slices) == 1:
+                self._forward_rows(X2, Y, 0, N)
+            else:
+                with ThreadPoolExecutor(max_workers=len(slices) - 1,
+                                        thread_name_prefix="cmlp-forward") as pool:
+                    futures = [pool.submit(_one_blas_thread, self._forward_rows, X2, Y, a, b)
+                               for a, b in slices[1:]]
+                    self._forward_rows(X2, Y, *slices[0])
+                    for f in futures:
+                        f.result()
         return Y[0] if single else Y
 
-    def predict(self, X: ArrayLike) -> np.ndarray:
+    def _forward_rows(self, X2, Y, a, b):
+        """Y[a:b] = network(X2[a:b]) (a sparse X2: dense chunks on the block grid)."""
+        for s, e, Xc in dense_chunks(X2, a, b):
+            _core.forward(self._arch, self._params, Xc, Y[s:e])
+
+    def _row_slices(self, N, n_threads):
+        """Contiguous row slices [a, b) for up to n_threads threads (None: the usable CPUs),
+        cut on the engine's block grid so that every row meets the same blocks (hence the
+        same kernels and sums) as in one call; one slice if the work is small."""
+        n_threads = _usable_cpus() if n_threads is None else check_int("n_threads", n_threads, 1)
+        R = self._arch.block_rows
+        blocks = -(-N // R)
+        threads = min(n_threads, blocks, max(1, N * self.n_params // MIN_WORK_PER_THREAD))
+        if threads < 2:
+            return [(0, N)]
+        cuts = [min(N, (blocks * k // threads) * R) for k in range(threads + 1)]
+        return [(a, b) for a, b in zip(cuts[:-1], cuts[1:]) if b > a]
+
+    def predict(self, X: ArrayLike, n_threads: int | None = None) -> np.ndarray:
         """Predicted class labels, or outputs for a regression network.
 
         For classification outputs (softmax, sigmoid, tanh) returns int64 labels of shape
         (N,): the argmax over several outputs; with one output unit, ``y > 0.5`` for
         sigmoid and ``y > 0`` for tanh. For identity, relu, leaky_relu, elu and exp outputs
-        returns the outputs themselves (N, n_L), in the network's dtype.
+        returns the outputs themselves (N, n_L), in the network's dtype. ``n_threads`` as in
+        :meth:`forward`.
         """
-        Y = self.forward(X)
+        Y = self.forward(X, n_threads)
         if not self.is_classifier:
             return Y
         single = Y.ndim == 1
@@ -1091,6 +1126,23 @@ class Network:
                             config)
         return history
 
+    def _after_epoch(self, history, it, val_cost, best, callbacks, patience):
+        """The callbacks and early stopping after epoch (or L-BFGS iteration) ``it``: the
+        reason to halt ("callback", "early_stopping") or None. Keeps the best weights."""
+        halt = None
+        for cb in callbacks:
+            if cb(it, history) is False:
+                halt = "callback"
+        if best is not None:
+            if val_cost < best["cost"]:
+                best.update(cost=val_cost, epoch=it, wait=0)
+                best["params"][...] = self._params
+            else:
+                best["wait"] += 1
+                if best["wait"] >= patience and halt is None:
+                    halt = "early_stopping"
+        return halt
+
     @staticmethod
     def _check_lbfgs_arguments(batch_size, l1, drop, lr_schedule):
         """fit's arguments that mean nothing for full-batch L-BFGS are refused, not ignored."""
@@ -1149,18 +1201,7 @@ class Network:
                     post["val_acc"] = f"{val_acc:.4f}"
                 bar.set_postfix(post, refresh=False)
                 bar.update(1)
-            halt = None
-            for cb in callbacks:
-                if cb(it, history) is False:
-                    halt = "callback"
-            if best is not None:
-                if val_cost < best["cost"]:
-                    best.update(cost=val_cost, epoch=it, wait=0)
-                    best["params"][...] = self._params
-                else:
-                    best["wait"] += 1
-                    if best["wait"] >= config["patience"] and halt is None:
-                        halt = "early_stopping"
+            halt = self._after_epoch(history, it, val_cost, best, callbacks, config["patience"])
             if halt is not None:
                 history._stop(halt, it)
                 return False
@@ -1429,18 +1470,8 @@ class Network:
                         post["val_acc"] = f"{val_acc:.4f}"
                     bar.set_postfix(post, refresh=False)
                     bar.update(1)
-                halt = None
-                for cb in config["callbacks"]:
-                    if cb(epoch, history) is False:
-                        halt = "callback"
-                if best is not None:
-                    if val_cost < best["cost"]:
-                        best.update(cost=val_cost, epoch=epoch, wait=0)
-                        best["params"][...] = self._params
-                    else:
-                        best["wait"] += 1
-                        if best["wait"] >= config["patience"] and halt is None:
-                            halt = "early_stopping"
+                halt = self._after_epoch(history, epoch, val_cost, best, config["callbacks"],
+                                         config["patience"])
                 if halt is not None:
                     history._stop(halt, epoch)
                     break
