@@ -104,7 +104,8 @@ def _scipy_openblas():
 def _blas_one_thread():
     """A context in which the BLAS that cmlp calls runs on one thread.
 
-    ``fit`` and ``forward`` run their own threads (``n_threads``) over the rows, each calling BLAS;
+    ``fit`` and ``forward`` run their own threads (``n_threads``) over the rows, each calling BLAS
+    (``cost`` and ``gradients`` enter it too: a multithreaded GEMM can round differently);
     BLAS's own threads on top of them would oversubscribe the cores. The limit is process-wide
     while any of them runs: the first to enter sets it and the last to leave restores the
     count it found, so fits overlapping in threads leave BLAS as they found it. With scipy's
@@ -807,7 +808,7 @@ class Network:
         X2, _ = self._inputs(X, allow_1d=False)
         T = self._targets(y, X2.shape[0])
         w = _check_sample_weight(sample_weight, X2.shape[0], self._dtype)
-        with self._lock:
+        with self._lock, _blas_one_thread():
             return self._cost(X2, T, w)
 
     def _cost(self, X2, T, w=None):
@@ -842,7 +843,7 @@ class Network:
         T = self._targets(y, X2.shape[0])
         w = _check_sample_weight(sample_weight, X2.shape[0], self._dtype)
         grad = np.zeros_like(self._params)
-        with self._lock:
+        with self._lock, _blas_one_thread():
             for a, b, Xc in dense_chunks(X2):  # grad accumulates over the chunks
                 _core.gradients(self._arch, self._params, Xc, T[a:b], grad,
                                 None if w is None else w[a:b])
