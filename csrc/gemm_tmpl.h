@@ -34,10 +34,13 @@ static void FN(gemm)(int ta, int tb, ptrdiff_t M, ptrdiff_t N, ptrdiff_t K, real
     }
 }
 
-/* The nonzero pattern of one block x (B, I): CSR rows (rowptr (B + 1), cols (nnz)) and, if
- * colptr != NULL, the same pattern by columns (colptr (I + 1), rows (nnz)). Returns nnz. */
+/* The nonzero pattern of one block x (B, I): CSR rows (rowptr (B + 1), cols (nnz)), then the
+ * same pattern by columns (colptr (I + 1), rows (nnz), rows ascending in each column) with
+ * the values in that order (cvals (nnz)), so that the kernels read x's nonzeros one after
+ * another rather than a column of x at a stride of I. Returns nnz. */
 static ptrdiff_t FN(block_index)(int32_t *rowptr, int32_t *cols, int32_t *colptr,
-                                 int32_t *rows, const real *x, ptrdiff_t B, ptrdiff_t I)
+                                 int32_t *rows, real *cvals, const real *x, ptrdiff_t B,
+                                 ptrdiff_t I)
 {
     ptrdiff_t r, k, p, nnz = 0;
     for (r = 0; r < B; r++) {
@@ -49,36 +52,51 @@ static ptrdiff_t FN(block_index)(int32_t *rowptr, int32_t *cols, int32_t *colptr
         }
     }
     rowptr[B] = (int32_t)nnz;
-    if (colptr == NULL) return nnz;
     for (k = 0; k <= I; k++) colptr[k] = 0;
     for (p = 0; p < nnz; p++) colptr[cols[p] + 1]++;
     for (k = 0; k < I; k++) colptr[k + 1] += colptr[k];
-    /* fill rows column by column (rows ascending), colptr[k] advancing to the next start;
-     * shift back afterwards */
+    /* fill rows and values column by column (rows ascending), colptr[k] advancing to the
+     * next start; shift back afterwards */
     for (r = 0; r < B; r++)
-        for (p = rowptr[r]; p < rowptr[r + 1]; p++) rows[colptr[cols[p]]++] = (int32_t)r;
+        for (p = rowptr[r]; p < rowptr[r + 1]; p++) {
+            const int32_t q = colptr[cols[p]]++;
+            rows[q] = (int32_t)r;
+            cvals[q] = x[r * I + cols[p]];
+        }
     for (k = I; k > 0; k--) colptr[k] = colptr[k - 1];
     colptr[0] = 0;
     return nnz;
 }
 
+/* The parts of a block's index region idx (see arch.c: int32 arrays of R = CMLP_GEMM_BLOCK
+ * rows, then the values, real-aligned): colptr, rows and the values by column. */
+static int32_t *FN(index_colptr)(const int32_t *idx, ptrdiff_t I)
+{
+    return (int32_t *)idx + CMLP_GEMM_BLOCK + 1 + CMLP_GEMM_BLOCK * I; /* const: the caller's */
+}
+static real *FN(index_values)(const int32_t *idx, ptrdiff_t I)
+{
+    /* after colptr (I + 1) and rows (R I), rounded up to a whole real */
+    const ptrdiff_t n32 = CMLP_GEMM_BLOCK + 1 + 2 * CMLP_GEMM_BLOCK * I + I + 1;
+    const ptrdiff_t per = (ptrdiff_t)(sizeof(real) / sizeof(int32_t));
+    return (real *)((int32_t *)idx + (n32 + per - 1) / per * per);
+}
+
 /* Columns per strip of the sparse kernels: 256 bytes of accumulators (8 AVX2 vectors). */
 #define CMLP_SPARSE_CB (256 / (ptrdiff_t)sizeof(real))
 
-/* One strip of CMLP_SPARSE_CB columns of the sparse kernels: out[j] = acc[j] for j in
- * [keep, CB), where acc = start + the sum over p in [p0, p1) of vals[idx[p] vstride] times
- * rows + idx[p] O. The constant width keeps acc in registers. The forward gathers x[r, k]
- * (vstride 1) and rows of W; the gradient gathers x[r, k] (vstride I) and rows of dz. */
+/* One strip of CMLP_SPARSE_CB columns of the sparse gradient: out[j] = acc[j] for j in
+ * [keep, CB), where acc = start + the sum over p in [p0, p1) of vals[p] times
+ * rows + idx[p] O. The constant width keeps acc in registers. */
 static CMLP_NO_JAM void FN(sparse_strip)(real *out, const real *start, ptrdiff_t keep,
                                          const int32_t *idx, ptrdiff_t p0, ptrdiff_t p1,
-                                         const real *vals, ptrdiff_t vstride, const real *rows,
-                                         ptrdiff_t O)
+                                         const real *vals, const real *rows, ptrdiff_t O)
 {
     real acc[CMLP_SPARSE_CB];
     ptrdiff_t p, j;
     for (j = 0; j < CMLP_SPARSE_CB; j++) acc[j] = start[j];
     for (p = p0; p < p1; p++) {
-        const real v = vals[(ptrdiff_t)idx[p] * vstride];
+        const real v = vals[p];
         const real *w = rows + (ptrdiff_t)idx[p] * O;
         CMLP_SIMD
         for (j = 0; j < CMLP_SPARSE_CB; j++) acc[j] += v * w[j];
@@ -86,62 +104,93 @@ static CMLP_NO_JAM void FN(sparse_strip)(real *out, const real *start, ptrdiff_t
     for (j = keep; j < CMLP_SPARSE_CB; j++) out[j] = acc[j];
 }
 
-/* Every strip of one output row of O >= CB columns: full strips of CB, then (if O % CB) one
- * full strip [O - CB, O) storing only its last O % CB columns. */
-static void FN(sparse_row)(real *out, const real *start, const int32_t *idx, ptrdiff_t p0,
-                           ptrdiff_t p1, const real *vals, ptrdiff_t vstride, const real *rows,
-                           ptrdiff_t O)
+/* dW += x^T dz over the nonzeros of x listed by column (colptr, rows, cvals): row k of dW
+ * gathers the rows of dz whose input k is nonzero, in strips of CB columns (full strips,
+ * then, if O % CB, one full strip [O - CB, O) storing only its last O % CB columns); inputs
+ * zero in every row are not visited. dz (B, O)  dW (I, O), O >= CB */
+static void FN(sparse_grad)(real *dW, const int32_t *colptr, const int32_t *rows,
+                            const real *cvals, const real *dz, ptrdiff_t I, ptrdiff_t O)
 {
     const ptrdiff_t CB = CMLP_SPARSE_CB;
-    ptrdiff_t j0;
-    for (j0 = 0; j0 + CB <= O; j0 += CB)
-        FN(sparse_strip)(out + j0, start + j0, 0, idx, p0, p1, vals, vstride, rows + j0, O);
-    if (j0 < O)
-        FN(sparse_strip)(out + O - CB, start + O - CB, j0 - (O - CB), idx, p0, p1, vals,
-                         vstride, rows + O - CB, O);
+    ptrdiff_t k, j0;
+    for (k = 0; k < I; k++) {
+        const ptrdiff_t p0 = colptr[k], p1 = colptr[k + 1];
+        real *row = dW + k * O;
+        if (p0 == p1) continue;
+        for (j0 = 0; j0 + CB <= O; j0 += CB)
+            FN(sparse_strip)(row + j0, row + j0, 0, rows, p0, p1, cvals, dz + j0, O);
+        if (j0 < O)
+            FN(sparse_strip)(row + O - CB, row + O - CB, j0 - (O - CB), rows, p0, p1, cvals,
+                             dz + O - CB, O);
+    }
 }
 
-/* a = act(x W + b) over the nonzeros of x listed by (rowptr, cols); a overwritten.
- * x (B, I)  W (I, O)  b (O)  a (B, O) */
-static void FN(sparse_forward)(real *a, const real *x, const int32_t *rowptr,
-                               const int32_t *cols, const real *W, const real *b, ptrdiff_t B,
+/* One column strip [j0, j0 + width) of the sparse forward, a[:, strip] += x W[:, strip] over
+ * the nonzeros of x listed by column: row k of W's strip is loaded once per block and added
+ * into the strips of the rows whose input k is nonzero (W is read once per block instead of
+ * once per row). Every a[r, j] still takes its terms in increasing k, the order of a
+ * row-wise loop: the same sums, bit for bit. width == CB is the constant width the compiler
+ * keeps in registers; the tail strip passes its own width. */
+static CMLP_NO_JAM void FN(sparse_forward_strip)(real *a, const int32_t *colptr,
+                                                 const int32_t *rows, const real *cvals,
+                                                 const real *W, ptrdiff_t I, ptrdiff_t O,
+                                                 ptrdiff_t j0, ptrdiff_t width)
+{
+    ptrdiff_t k, p, j;
+    if (width == CMLP_SPARSE_CB) {
+        for (k = 0; k < I; k++) {
+            const real *w = W + k * O + j0;
+            for (p = colptr[k]; p < colptr[k + 1]; p++) {
+                const real v = cvals[p];
+                real *ar = a + (ptrdiff_t)rows[p] * O + j0;
+                CMLP_SIMD
+                for (j = 0; j < CMLP_SPARSE_CB; j++) ar[j] += v * w[j];
+            }
+        }
+        return;
+    }
+    for (k = 0; k < I; k++) {
+        const real *w = W + k * O + j0;
+        for (p = colptr[k]; p < colptr[k + 1]; p++) {
+            const real v = cvals[p];
+            real *ar = a + (ptrdiff_t)rows[p] * O + j0;
+            CMLP_SIMD
+            for (j = 0; j < width; j++) ar[j] += v * w[j];
+        }
+    }
+}
+
+/* a = act(x W + b) over the nonzeros of x listed by column (colptr, rows, cvals); a
+ * overwritten. W (I, O)  b (O)  a (B, O) */
+static void FN(sparse_forward)(real *a, const int32_t *colptr, const int32_t *rows,
+                               const real *cvals, const real *W, const real *b, ptrdiff_t B,
                                ptrdiff_t I, ptrdiff_t O, int act)
 {
-    ptrdiff_t r;
+    const ptrdiff_t CB = CMLP_SPARSE_CB;
+    ptrdiff_t r, j, j0;
     for (r = 0; r < B; r++)
-        FN(sparse_row)(a + r * O, b, cols, rowptr[r], rowptr[r + 1], x + r * I, 1, W, O);
+        for (j = 0; j < O; j++) a[r * O + j] = b[j];
+    for (j0 = 0; j0 + CB <= O; j0 += CB)
+        FN(sparse_forward_strip)(a, colptr, rows, cvals, W, I, O, j0, CB);
+    if (j0 < O) FN(sparse_forward_strip)(a, colptr, rows, cvals, W, I, O, j0, O - j0);
     FN(act_forward)(a, B, O, act);
 }
 
-/* dW += x^T dz over the nonzeros of x listed by column (colptr, rows): row k of dW gathers
- * the rows of dz whose input k is nonzero; inputs zero in every row are not visited.
- * x (B, I)  dz (B, O)  dW (I, O) */
-static void FN(sparse_grad)(real *dW, const real *x, const int32_t *colptr, const int32_t *rows,
-                            const real *dz, ptrdiff_t I, ptrdiff_t O)
-{
-    ptrdiff_t k;
-    for (k = 0; k < I; k++)
-        if (colptr[k] < colptr[k + 1])
-            FN(sparse_row)(dW + k * O, dW + k * O, rows, colptr[k], colptr[k + 1], x + k, I, dz,
-                           O);
-}
-
 /* The index of a block's layer input x (B, I) when the sparse kernels should take it, in the
- * int32 region idx (see arch.c): returns 1 and fills it if x has at most CMLP_SPARSE_DENSITY
+ * region idx (see arch.c): returns 1 and fills it if x has at most CMLP_SPARSE_DENSITY
  * nonzeros and the layer has at least one strip of outputs (O >= CMLP_SPARSE_CB), else 0
- * (the GEMM path). with_cols: build the by-column lists too (backward). */
-static int FN(sparse_index)(int32_t *idx, const real *x, ptrdiff_t B, ptrdiff_t I, ptrdiff_t O,
-                            int with_cols)
+ * (the GEMM path). */
+static int FN(sparse_index)(int32_t *idx, const real *x, ptrdiff_t B, ptrdiff_t I, ptrdiff_t O)
 {
     const ptrdiff_t R = CMLP_GEMM_BLOCK;
-    int32_t *rowptr = idx, *cols = rowptr + R + 1, *colptr = cols + R * I,
-            *rows = colptr + I + 1;
+    int32_t *colptr = FN(index_colptr)(idx, I);
     ptrdiff_t k, nnz = 0;
     if (O < CMLP_SPARSE_CB) return 0;
     /* count first (a vectorised pass): a dense block is not indexed at all */
     for (k = 0; k < B * I; k++) nnz += x[k] != 0;
     if ((double)nnz > CMLP_SPARSE_DENSITY * (double)B * (double)I) return 0;
-    FN(block_index)(rowptr, cols, with_cols ? colptr : NULL, rows, x, B, I);
+    FN(block_index)(idx, idx + R + 1, colptr, colptr + I + 1, FN(index_values)(idx, I), x, B,
+                    I);
     return 1;
 }
 
@@ -154,7 +203,9 @@ static void FN(gemm_forward)(real *a, const real *x, const real *W, const real *
 {
     ptrdiff_t r, j;
     if (sparse) {
-        FN(sparse_forward)(a, x, idx, idx + CMLP_GEMM_BLOCK + 1, W, b, B, I, O, act);
+        int32_t *colptr = FN(index_colptr)(idx, I);
+        FN(sparse_forward)(a, colptr, colptr + I + 1, FN(index_values)(idx, I), W, b, B, I, O,
+                           act);
         return;
     }
     for (r = 0; r < B; r++)
@@ -165,13 +216,11 @@ static void FN(gemm_forward)(real *a, const real *x, const real *W, const real *
 
 /* One layer backward through BLAS, the contract of dense_backward:
  *   dW += x^T dz,  db += column sums of dz,  dx = (dz W^T) * act_x'(x) if dx != NULL.
- * sparse: x's index is in idx with its by-column lists (sparse_index with_cols), and dW
- * takes the sparse kernel. dz (B, O)  x (B, I)  W (I, O)  dW (I, O)  db (O)  dx (B, I) */
+ * sparse: x's index is in idx (sparse_index), and dW takes the sparse kernel. dz (B, O)  x (B, I)  W (I, O)  dW (I, O)  db (O)  dx (B, I) */
 static void FN(gemm_backward)(real *dx, real *dW, real *db, const real *dz, const real *x,
                               const real *W, ptrdiff_t B, ptrdiff_t I, ptrdiff_t O, int act_x,
                               int sparse, const int32_t *idx, const cmlp_blas *blas)
 {
-    const ptrdiff_t R = CMLP_GEMM_BLOCK;
     ptrdiff_t r, j;
     for (r = 0; r < B; r++) {
         const real *d = dz + r * O;
@@ -179,8 +228,8 @@ static void FN(gemm_backward)(real *dx, real *dW, real *db, const real *dz, cons
         for (j = 0; j < O; j++) db[j] += d[j];
     }
     if (sparse) {
-        const int32_t *colptr = idx + R + 1 + R * I;
-        FN(sparse_grad)(dW, x, colptr, colptr + I + 1, dz, I, O);
+        const int32_t *colptr = FN(index_colptr)(idx, I);
+        FN(sparse_grad)(dW, colptr, colptr + I + 1, FN(index_values)(idx, I), dz, I, O);
     } else {
         FN(gemm)(1, 0, I, O, B, R_LIT(1.0), x, I, dz, O, R_LIT(1.0), dW, O, blas);
     }

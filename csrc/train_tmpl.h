@@ -34,7 +34,7 @@ double FN(net_gradients_dropout)(real *grad, real *work, const real *params, con
         real *a = work, *h = hbase;
         /* with BLAS, whether the first layer takes the sparse kernels for this block */
         const int sparse =
-            arch->blas != NULL && FN(sparse_index)(idx, x, nb, n0, arch->sizes[1], 1);
+            arch->blas != NULL && FN(sparse_index)(idx, x, nb, n0, arch->sizes[1]);
         h_off = 0;
         for (i = 0; i < L; i++) {
             const ptrdiff_t I = arch->sizes[i], O = arch->sizes[i + 1];
