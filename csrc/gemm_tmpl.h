@@ -160,19 +160,58 @@ static CMLP_NO_JAM void FN(sparse_forward_strip)(real *a, const int32_t *colptr,
     }
 }
 
-/* a = act(x W + b) over the nonzeros of x listed by column (colptr, rows, cvals); a
- * overwritten. W (I, O)  b (O)  a (B, O) */
-static void FN(sparse_forward)(real *a, const int32_t *colptr, const int32_t *rows,
-                               const real *cvals, const real *W, const real *b, ptrdiff_t B,
-                               ptrdiff_t I, ptrdiff_t O, int act)
+/* One strip [j0, j0 + CB) of one row of the row-wise sparse forward: out = start + the sum
+ * over the row's nonzeros (cols[p0..p1), values from x's row xr) of xr[k] W[k, strip], the
+ * accumulators in registers; out[j] stored for j >= keep only. */
+static CMLP_NO_JAM void FN(sparse_row_strip)(real *out, const real *start, ptrdiff_t keep,
+                                             const int32_t *cols, ptrdiff_t p0, ptrdiff_t p1,
+                                             const real *xr, const real *W, ptrdiff_t O)
+{
+    real acc[CMLP_SPARSE_CB];
+    ptrdiff_t p, j;
+    for (j = 0; j < CMLP_SPARSE_CB; j++) acc[j] = start[j];
+    for (p = p0; p < p1; p++) {
+        const real v = xr[cols[p]];
+        const real *w = W + (ptrdiff_t)cols[p] * O;
+        CMLP_SIMD
+        for (j = 0; j < CMLP_SPARSE_CB; j++) acc[j] += v * w[j];
+    }
+    for (j = keep; j < CMLP_SPARSE_CB; j++) out[j] = acc[j];
+}
+
+/* Blocks of at most this many rows take the column-wise sparse forward (their row strips,
+ * B x 256 bytes, stay in L1); larger blocks the row-wise one (W's rows from L2/L3, the
+ * accumulators in registers). Both add every a[r, j]'s terms in increasing k: the same. */
+#define CMLP_SPARSE_COL_ROWS 64
+
+/* a = act(x W + b) over the nonzeros of x (B, I), from the block index idx (sparse_index):
+ * a overwritten. W (I, O)  b (O)  a (B, O), O >= CB */
+static void FN(sparse_forward)(real *a, const real *x, const int32_t *idx, const real *W,
+                               const real *b, ptrdiff_t B, ptrdiff_t I, ptrdiff_t O, int act)
 {
     const ptrdiff_t CB = CMLP_SPARSE_CB;
     ptrdiff_t r, j, j0;
-    for (r = 0; r < B; r++)
-        for (j = 0; j < O; j++) a[r * O + j] = b[j];
-    for (j0 = 0; j0 + CB <= O; j0 += CB)
-        FN(sparse_forward_strip)(a, colptr, rows, cvals, W, I, O, j0, CB);
-    if (j0 < O) FN(sparse_forward_strip)(a, colptr, rows, cvals, W, I, O, j0, O - j0);
+    if (B > CMLP_SPARSE_COL_ROWS) {
+        const int32_t *rowptr = idx, *cols = idx + CMLP_GEMM_BLOCK + 1;
+        for (r = 0; r < B; r++) {
+            real *ar = a + r * O;
+            for (j0 = 0; j0 + CB <= O; j0 += CB)
+                FN(sparse_row_strip)(ar + j0, b + j0, 0, cols, rowptr[r], rowptr[r + 1],
+                                     x + r * I, W + j0, O);
+            if (j0 < O) /* a full strip [O - CB, O) storing its last O % CB columns */
+                FN(sparse_row_strip)(ar + O - CB, b + O - CB, j0 - (O - CB), cols, rowptr[r],
+                                     rowptr[r + 1], x + r * I, W + O - CB, O);
+        }
+    } else {
+        const int32_t *colptr = FN(index_colptr)(idx, I);
+        const real *cvals = FN(index_values)(idx, I);
+        for (r = 0; r < B; r++)
+            for (j = 0; j < O; j++) a[r * O + j] = b[j];
+        for (j0 = 0; j0 + CB <= O; j0 += CB)
+            FN(sparse_forward_strip)(a, colptr, colptr + I + 1, cvals, W, I, O, j0, CB);
+        if (j0 < O)
+            FN(sparse_forward_strip)(a, colptr, colptr + I + 1, cvals, W, I, O, j0, O - j0);
+    }
     FN(act_forward)(a, B, O, act);
 }
 
@@ -203,9 +242,7 @@ static void FN(gemm_forward)(real *a, const real *x, const real *W, const real *
 {
     ptrdiff_t r, j;
     if (sparse) {
-        int32_t *colptr = FN(index_colptr)(idx, I);
-        FN(sparse_forward)(a, colptr, colptr + I + 1, FN(index_values)(idx, I), W, b, B, I, O,
-                           act);
+        FN(sparse_forward)(a, x, idx, W, b, B, I, O, act);
         return;
     }
     for (r = 0; r < B; r++)
