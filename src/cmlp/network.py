@@ -149,6 +149,19 @@ def _one_blas_thread(fn, *args):
         return fn(*args)
 
 
+def _progress(bar, cost, acc, val_cost, val_acc):
+    """One epoch (or L-BFGS iteration) on fit's progress bar, its figures as the postfix."""
+    post = {"cost": f"{cost:.6g}"}
+    if acc is not None:
+        post["acc"] = f"{acc:.4f}"
+    if val_cost is not None:
+        post["val_cost"] = f"{val_cost:.6g}"
+    if val_acc is not None:
+        post["val_acc"] = f"{val_acc:.4f}"
+    bar.set_postfix(post, refresh=False)
+    bar.update(1)
+
+
 def _team_chunk(team, pool):
     """Runs a prepared ``_core.Team`` chunk: member 0 here, the others on the pool."""
     futures = [pool.submit(_one_blas_thread, team.run, k) for k in range(1, team.n_threads)]
@@ -1193,15 +1206,7 @@ class Network:
             history._append(cost, now - clock[0], pen, acc, val_cost, val_acc, np.nan)
             clock[0] = now
             if verbose:
-                post = {"cost": f"{cost:.6g}"}
-                if acc is not None:
-                    post["acc"] = f"{acc:.4f}"
-                if val_cost is not None:
-                    post["val_cost"] = f"{val_cost:.6g}"
-                if val_acc is not None:
-                    post["val_acc"] = f"{val_acc:.4f}"
-                bar.set_postfix(post, refresh=False)
-                bar.update(1)
+                _progress(bar, cost, acc, val_cost, val_acc)
             halt = self._after_epoch(history, it, val_cost, best, callbacks, config["patience"])
             if halt is not None:
                 history._stop(halt, it)
@@ -1462,15 +1467,7 @@ class Network:
                                       f"training continued because on_nonfinite='warn'",
                                       RuntimeWarning, stacklevel=3)
                 if verbose:  # formatting costs more than a tiny network's epoch
-                    post = {"cost": f"{cost:.6g}"}
-                    if acc is not None:
-                        post["acc"] = f"{acc:.4f}"
-                    if val_cost is not None:
-                        post["val_cost"] = f"{val_cost:.6g}"
-                    if val_acc is not None:
-                        post["val_acc"] = f"{val_acc:.4f}"
-                    bar.set_postfix(post, refresh=False)
-                    bar.update(1)
+                    _progress(bar, cost, acc, val_cost, val_acc)
                 halt = self._after_epoch(history, epoch, val_cost, best, config["callbacks"],
                                          config["patience"])
                 if halt is not None:
