@@ -71,6 +71,17 @@ ptrdiff_t cmlp_dropout_work_size(const cmlp_arch *arch)
 ptrdiff_t cmlp_team_work_size(const cmlp_arch *arch, ptrdiff_t B, int n_threads)
 {
     const ptrdiff_t rows = (B + n_threads - 1) / n_threads;
+    /* with BLAS: the index region, then n_0 bytes (train_team_split's touched rows) */
+    if (arch->blas != NULL)
+        return index_size(arch) + (arch->sizes[0] + 3) / 4;
     return rows * (arch->sizes[0] + arch->sizes[arch->n_layers] + 1)
            + cmlp_dropout_work_size(arch);
+}
+
+ptrdiff_t cmlp_team_shared_size(const cmlp_arch *arch, ptrdiff_t B)
+{
+    const ptrdiff_t C = B < CMLP_GEMM_BLOCK ? B : CMLP_GEMM_BLOCK;
+    if (arch->blas == NULL) return 0;
+    return C * (arch->sizes[0] + arch->sizes[arch->n_layers] + 1 + 2 * sum_widths(arch)
+                + hidden_sum(arch));
 }

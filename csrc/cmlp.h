@@ -387,18 +387,20 @@ void cmlp_barrier_wait(cmlp_barrier *b);
 #define CMLP_MAX_THREADS 64
 
 /* Everything the threads of train_team share (void pointers: real * of the precision).
- * Inputs: params (P)  grads[k] (P) per thread, zero on entry and left zero  state (2P)
- * backup (P)  work[k] per thread: cmlp_team_work_size elements  X (N, n_0) rows (dense or
+ * Inputs: params (P)  grads[k] (P), zero on entry and left zero: one per thread without
+ * BLAS, only grads[0] with BLAS  state (2P)  backup (P)  work[k] per thread:
+ * cmlp_team_work_size elements  shared: cmlp_team_shared_size elements  X (N, n_0) rows (dense or
  * checked CSR, as train_batches)  T (N, K)  w (N) or NULL
  * perm (n)  U (n, H) or NULL  drop (L - 1)  n  B  arch  opt  stop_nonfinite.
  * Outputs (set when every thread has returned): status, done, loss_sum (+=), opt->t.
- * losses, flags: one slot per thread, for the exchange between threads. */
+ * losses, flags, sparse: one slot per thread, for the exchange between threads. */
 typedef struct cmlp_team {
     int n_threads;
     cmlp_barrier barrier;
     void *params, *state, *backup;
     void *grads[CMLP_MAX_THREADS];
     void *work[CMLP_MAX_THREADS];
+    void *shared;
     cmlp_rows X;
     const void *T, *U, *w;
     const int64_t *perm;
@@ -409,23 +411,40 @@ typedef struct cmlp_team {
     int stop_nonfinite;
     double losses[CMLP_MAX_THREADS];
     int flags[CMLP_MAX_THREADS];
+    int sparse[CMLP_MAX_THREADS];
     int status;
     ptrdiff_t done;
     double loss_sum;
 } cmlp_team;
 
-/* Elements of one thread's work in train_team: its rows of a batch (ceil(B / n_threads)
- * rows of X and T, and their weights), then cmlp_dropout_work_size. */
+/* Elements of one thread's work in train_team. Without BLAS: its rows of a batch
+ * (ceil(B / n_threads) rows of X and T, and their weights), then cmlp_dropout_work_size.
+ * With BLAS: the sparse index region of one block. */
 ptrdiff_t cmlp_team_work_size(const cmlp_arch *arch, ptrdiff_t B, int n_threads);
 
+/* Elements of train_team's shared work: with BLAS, for C = min(B, CMLP_GEMM_BLOCK) rows, the
+ * inputs (C, n_0), targets (C, n_L) and weights (C) of a chunk, its activations and (for
+ * dropout) unmasked hidden activations, and its deltas; 0 without BLAS. */
+ptrdiff_t cmlp_team_shared_size(const cmlp_arch *arch, ptrdiff_t B);
+
 /* train_batches on a team of team->n_threads threads; each calls this once with its own
- * tid in [0, n_threads), concurrently, and all return the same status. Per batch of m rows:
- * thread k takes rows [m k / T, m (k + 1) / T) of it and sums their gradients into
- * grads[k]; after a barrier, thread k adds the T buffers in thread order over its part
- * [P k / T, P (k + 1) / T) of the parameters, zeroes them there, and applies the optimizer
- * step to that part; a second barrier ends the batch. Deterministic for a given n_threads;
- * a different n_threads changes the order of the gradient sums only. The non-finite and
- * weight rules are train_batches' (every thread sums the whole batch's weights, in order). */
+ * tid in [0, n_threads), concurrently, and all return the same status.
+ * Without BLAS, per batch of m rows: thread k takes rows [m k / T, m (k + 1) / T) of it and
+ * sums their gradients into grads[k]; after a barrier, thread k adds the T buffers in
+ * thread order over its part [P k / T, P (k + 1) / T) of the parameters, zeroes them there,
+ * and applies the optimizer step to that part; a second barrier ends the batch.
+ * With BLAS, per chunk of at most CMLP_GEMM_BLOCK rows of a batch (train_batches' blocks):
+ * thread k takes the chunk's rows [m k / T, m (k + 1) / T) through the forward pass and the
+ * backprop recursion (every layer's S_i into the shared work); after a barrier it computes,
+ * over all the chunk's rows, the gradient of the parameter rows it owns (rows
+ * [(I + 1) k / T, (I + 1) (k + 1) / T) of each layer's I + 1 rows: W_i's, then b_i) into
+ * grads[0]; after the batch's last chunk it applies the optimizer step to those rows; a
+ * barrier ends the batch. No gradient is summed across threads, so each sum is the one
+ * train_batches forms (GEMMs over a column range may still round differently from the
+ * whole-matrix GEMM).
+ * Both are deterministic for a given n_threads; a different n_threads changes the order of
+ * the gradient sums only. The non-finite and weight rules are train_batches' (every thread
+ * sums the whole batch's weights, in order). */
 int train_team_f64(cmlp_team *team, int tid);
 int train_team_f32(cmlp_team *team, int tid);
 

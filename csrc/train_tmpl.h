@@ -9,6 +9,46 @@ static ptrdiff_t FN(hidden_width_sum)(const cmlp_arch *arch)
     return H;
 }
 
+/* The training forward pass of nb rows x (nb, n_0): layer i's activations a_i into the block
+ * at abase + cap (n_1 + ... + n_{i-1}), rows from row0 on (row stride n_i); with dropout
+ * draws u (nb, H) (else NULL) the hidden layers' unmasked activations h_i into the same
+ * places of hbase, and a_i = h_i * keep / (1 - p). sparse: the first layer takes the sparse
+ * kernels with x's index idx (BLAS only). Returns a_L's first row. */
+static const real *FN(train_forward)(real *abase, real *hbase, ptrdiff_t cap, ptrdiff_t row0,
+                                     const real *x, const real *params, const real *u,
+                                     const double *drop, ptrdiff_t nb, int sparse,
+                                     const int32_t *idx, const cmlp_arch *arch)
+{
+    const ptrdiff_t L = arch->n_layers, H = FN(hidden_width_sum)(arch);
+    const real *in = x, *p = params;
+    real *a = abase, *h = hbase;
+    ptrdiff_t i, r, j, h_off = 0;
+    for (i = 0; i < L; i++) {
+        const ptrdiff_t I = arch->sizes[i], O = arch->sizes[i + 1];
+        real *ar = a + row0 * O;
+        real *out = u != NULL && i < L - 1 ? h + row0 * O : ar;
+        if (arch->blas != NULL)
+            FN(gemm_forward)(out, in, p, p + I * O, nb, I, O, arch->acts[i], i == 0 && sparse,
+                             idx, arch->blas);
+        else
+            FN(dense_forward)(out, in, p, p + I * O, nb, I, O, arch->acts[i]);
+        if (u != NULL && i < L - 1) {
+            /* hidden layer i+1: h = act(in W + b), a = h * keep / (1 - p) */
+            const double pd = drop[i];
+            const real scale = (real)(1.0 / (1.0 - pd)), pr = (real)pd;
+            for (r = 0; r < nb; r++)
+                for (j = 0; j < O; j++)
+                    ar[r * O + j] = u[r * H + h_off + j] >= pr ? out[r * O + j] * scale : 0;
+            h += cap * O;
+            h_off += O;
+        }
+        p += (I + 1) * O;
+        in = ar;
+        a += cap * O;
+    }
+    return in;
+}
+
 double FN(net_gradients_dropout)(real *grad, real *work, const real *params, const real *X,
                                  const real *T, const real *w, const real *U, const double *drop,
                                  ptrdiff_t N, const cmlp_arch *arch)
@@ -30,35 +70,13 @@ double FN(net_gradients_dropout)(real *grad, real *work, const real *params, con
     idx = (int32_t *)(hbase + (U != NULL ? R * H : 0) + 2 * R * maxw);
     for (r0 = 0; r0 < N; r0 += R) {
         const ptrdiff_t nb = N - r0 < R ? N - r0 : R;
-        const real *x = X + r0 * n0, *in = x, *p = params, *y, *u = U ? U + r0 * H : NULL;
-        real *a = work, *h = hbase;
+        const real *x = X + r0 * n0, *y, *u = U ? U + r0 * H : NULL;
+        real *a, *h = hbase + R * H;
         /* with BLAS, whether the first layer takes the sparse kernels for this block */
         const int sparse =
             arch->blas != NULL && FN(sparse_index)(idx, x, nb, n0, arch->sizes[1]);
-        h_off = 0;
-        for (i = 0; i < L; i++) {
-            const ptrdiff_t I = arch->sizes[i], O = arch->sizes[i + 1];
-            real *out = U != NULL && i < L - 1 ? h : a;
-            if (arch->blas != NULL)
-                FN(gemm_forward)(out, in, p, p + I * O, nb, I, O, arch->acts[i], i == 0 && sparse,
-                                 idx, arch->blas);
-            else
-                FN(dense_forward)(out, in, p, p + I * O, nb, I, O, arch->acts[i]);
-            if (U != NULL && i < L - 1) {
-                /* hidden layer i+1: h = act(in W + b), a = h * keep / (1 - p) */
-                const double pd = drop[i];
-                const real scale = (real)(1.0 / (1.0 - pd)), pr = (real)pd;
-                for (r = 0; r < nb; r++)
-                    for (j = 0; j < O; j++)
-                        a[r * O + j] = u[r * H + h_off + j] >= pr ? h[r * O + j] * scale : 0;
-                h += R * O;
-                h_off += O;
-            }
-            p += (I + 1) * O;
-            in = a;
-            a += R * O;
-        }
-        y = in;
+        y = FN(train_forward)(work, hbase, R, 0, x, params, u, drop, nb, sparse, idx, arch);
+        h_off = H; /* the backward pass walks h and the draws from the last hidden layer */
         total += FN(loss_rows)(y, T + r0 * K, w == NULL ? NULL : w + r0, nb, K, arch->loss,
                                arch->acts[L - 1]);
         d_cur = hbase + (U != NULL ? R * H : 0);
@@ -216,7 +234,9 @@ int FN(train_batches)(real *params, real *grad, real *state, real *work, const c
     return CMLP_OK;
 }
 
-int FN(train_team)(cmlp_team *team, int tid)
+/* The team without BLAS: each thread sums its rows' gradients into its own buffer; see
+ * train_team in cmlp.h. */
+static int FN(train_team_sum)(cmlp_team *team, int tid)
 {
     const cmlp_arch *arch = team->arch;
     const ptrdiff_t L = arch->n_layers, n0 = arch->sizes[0], K = arch->sizes[L];
@@ -317,6 +337,299 @@ int FN(train_team)(cmlp_team *team, int tid)
         team->opt->t = t0 + batch;
     }
     return CMLP_OK;
+}
+
+/* ---- the row-split team (with BLAS) ---- */
+
+/* The rows [lo, hi) of layer i's I + 1 parameter rows (I rows of W_i, then b_i) that thread
+ * tid of nt owns in the row-split team. */
+static void FN(owned_rows)(ptrdiff_t I, int tid, int nt, ptrdiff_t *lo, ptrdiff_t *hi)
+{
+    *lo = (I + 1) * tid / nt;
+    *hi = (I + 1) * (tid + 1) / nt;
+}
+
+/* Phase 1 of the row-split team, for rows [row0, row0 + nb) of a chunk whose shared blocks
+ * hold cap rows per layer: forward (a_i into A, with dropout h_i into Hh), the loss, S_L
+ * and the backprop recursion S_{i-1} = (S_i W_i^T) * A_{i-1}, every S_i into D (the same
+ * layout as A). x, t, w: the rows' inputs, targets, weights (or NULL); u: their dropout
+ * draws (or NULL). idx: this thread's index region, where the first layer's input index
+ * stays for team_grads if *sparse_out is set to 1. Returns the rows' loss. */
+static double FN(team_deltas)(real *A, real *Hh, real *D, int32_t *idx, int *sparse_out,
+                              const real *x, const real *t, const real *w, const real *u,
+                              const double *drop, ptrdiff_t cap, ptrdiff_t row0, ptrdiff_t nb,
+                              const real *params, const cmlp_arch *arch)
+{
+    const ptrdiff_t L = arch->n_layers, n0 = arch->sizes[0], K = arch->sizes[L];
+    const ptrdiff_t H = FN(hidden_width_sum)(arch);
+    const int sparse = *sparse_out = FN(sparse_index)(idx, x, nb, n0, arch->sizes[1]);
+    const real *y = FN(train_forward)(A, Hh, cap, row0, x, params, u, drop, nb, sparse, idx,
+                                      arch);
+    ptrdiff_t i, r, j, off = cmlp_param_count(arch), aoff = 0, h_off = H;
+    real *dL;
+    double loss;
+    for (i = 1; i < L; i++) aoff += cap * arch->sizes[i]; /* layer L's block */
+    loss = FN(loss_rows)(y, t, w, nb, K, arch->loss, arch->acts[L - 1]);
+    dL = D + aoff + row0 * K;
+    FN(output_delta)(dL, y, t, nb, K, arch->loss, arch->acts[L - 1]);
+    if (w != NULL) FN(weight_rows)(dL, w, nb, K);
+    for (i = L; i >= 2; i--) {
+        const ptrdiff_t I = arch->sizes[i - 1], O = arch->sizes[i];
+        const real *dcur = D + aoff + row0 * O;
+        real *dprev;
+        off -= (I + 1) * O;
+        aoff -= cap * I; /* layer i - 1's block */
+        dprev = D + aoff + row0 * I;
+        FN(gemm)(0, 1, nb, I, O, R_LIT(1.0), dcur, O, params + off, O, R_LIT(0.0), dprev, I,
+                 arch->blas);
+        if (u != NULL) {
+            const double pd = drop[i - 2];
+            const real scale = (real)(1.0 / (1.0 - pd)), pr = (real)pd;
+            h_off -= I;
+            for (r = 0; r < nb; r++)
+                for (j = 0; j < I; j++)
+                    dprev[r * I + j] *= u[r * H + h_off + j] >= pr ? scale : 0;
+            FN(act_backward)(dprev, Hh + aoff + row0 * I, nb * I, arch->acts[i - 2]);
+        } else {
+            FN(act_backward)(dprev, A + aoff + row0 * I, nb * I, arch->acts[i - 2]);
+        }
+    }
+    return loss;
+}
+
+/* Phase 2 of the row-split team: for every layer, grad's rows that thread tid owns (W_i's
+ * rows [lo, hi), b_i if owned) += their gradient over the chunk's m rows: dW = x^T S over
+ * the columns lo..hi of the layer's input, db = the column sums of S in row order. For the
+ * first layer, when every thread's rows took the sparse kernels (team->sparse: 1, or -1
+ * for a thread without rows in this chunk), row k of
+ * dW walks the threads' indexes in thread order, which lists the chunk's rows with a
+ * nonzero input k in ascending order: the sum train_batches forms over the same block, bit
+ * for bit. Xc: the chunk's inputs. touched (n_0): set to 1 for each owned row of W_1 whose
+ * gradient may be nonzero (its input is nonzero in some row, or the GEMM path ran). */
+static void FN(team_grads)(real *grad, const real *Xc, const real *A, const real *D,
+                           unsigned char *touched, ptrdiff_t cap, ptrdiff_t m, int tid,
+                           const cmlp_team *team)
+{
+    const cmlp_arch *arch = team->arch;
+    const ptrdiff_t L = arch->n_layers, CB = CMLP_SPARSE_CB;
+    const int nt = team->n_threads;
+    ptrdiff_t i, r, j, k, lo, hi, off = 0, aoff = 0, prev = 0;
+    int t, sparse = 1;
+    for (t = 0; t < nt; t++) sparse &= team->sparse[t] != 0;
+    for (i = 1; i <= L; i++) {
+        const ptrdiff_t I = arch->sizes[i - 1], O = arch->sizes[i];
+        const real *Di = D + aoff, *xin = i == 1 ? Xc : A + prev;
+        real *dW = grad + off, *db = grad + off + I * O;
+        ptrdiff_t wh;
+        FN(owned_rows)(I, tid, nt, &lo, &hi);
+        wh = hi < I ? hi : I;
+        if (wh > lo && m > 0 && i == 1 && sparse) {
+            for (k = lo; k < wh; k++) {
+                real *row = dW + k * O;
+                ptrdiff_t j0;
+                for (t = 0; t < nt; t++) {
+                    /* thread t's rows [m t / nt, ...) of the chunk, by column */
+                    const int32_t *idx = (const int32_t *)team->work[t];
+                    const int32_t *colptr = FN(index_colptr)(idx, I), *rows = colptr + I + 1;
+                    const real *cvals = FN(index_values)(idx, I);
+                    const ptrdiff_t p0 = team->sparse[t] < 0 ? 0 : colptr[k];
+                    const ptrdiff_t p1 = team->sparse[t] < 0 ? 0 : colptr[k + 1];
+                    const real *dz = Di + m * t / nt * O;
+                    if (p0 == p1) continue;
+                    touched[k] = 1;
+                    for (j0 = 0; j0 + CB <= O; j0 += CB)
+                        FN(sparse_strip)(row + j0, row + j0, 0, rows, p0, p1, cvals, dz + j0, O);
+                    if (j0 < O)
+                        FN(sparse_strip)(row + O - CB, row + O - CB, j0 - (O - CB), rows, p0,
+                                         p1, cvals, dz + O - CB, O);
+                }
+            }
+        } else if (wh > lo && m > 0) {
+            FN(gemm)(1, 0, wh - lo, O, m, R_LIT(1.0), xin + lo, I, Di, O, R_LIT(1.0),
+                     dW + lo * O, O, arch->blas);
+            if (i == 1)
+                for (j = lo; j < wh; j++) touched[j] = 1;
+        }
+        if (hi == I + 1)
+            for (r = 0; r < m; r++) {
+                const real *d = Di + r * O;
+                CMLP_SIMD
+                for (j = 0; j < O; j++) db[j] += d[j];
+            }
+        off += (I + 1) * O;
+        prev = aoff;
+        aoff += cap * O;
+    }
+}
+
+/* Zero grad on the parameter rows thread tid owns. */
+static void FN(team_zero_owned)(real *grad, int tid, int nt, const cmlp_arch *arch)
+{
+    ptrdiff_t i, j, lo, hi, off = 0;
+    for (i = 1; i <= arch->n_layers; i++) {
+        const ptrdiff_t I = arch->sizes[i - 1], O = arch->sizes[i];
+        FN(owned_rows)(I, tid, nt, &lo, &hi);
+        for (j = off + lo * O; j < off + hi * O; j++) grad[j] = 0;
+        off += (I + 1) * O;
+    }
+}
+
+/* The team with BLAS; see train_team in cmlp.h. A batch is taken in chunks of at most R =
+ * CMLP_GEMM_BLOCK rows (train_batches' blocks): phase 1 (team_deltas) on thread tid's rows
+ * of the chunk into the shared blocks, a barrier, phase 2 (team_grads) over the whole
+ * chunk for the parameter rows it owns, a barrier before the next chunk; then the
+ * optimizer step on its rows, and a barrier. One gradient buffer, no reduction. */
+static int FN(train_team_split)(cmlp_team *team, int tid)
+{
+    const cmlp_arch *arch = team->arch;
+    const ptrdiff_t L = arch->n_layers, n0 = arch->sizes[0], K = arch->sizes[L];
+    const ptrdiff_t H = FN(hidden_width_sum)(arch);
+    const int nt = team->n_threads;
+    const ptrdiff_t n = team->n, B = team->B;
+    const ptrdiff_t cap = B < CMLP_GEMM_BLOCK ? B : CMLP_GEMM_BLOCK;
+    const real *T = (const real *)team->T;
+    const real *U = (const real *)team->U, *w = (const real *)team->w;
+    real *params = (real *)team->params, *state = (real *)team->state;
+    real *backup = (real *)team->backup, *grad = (real *)team->grads[0];
+    real *region = (real *)team->work[tid];
+    /* after the index region: which of W_1's rows the batch touched (arch.c) */
+    unsigned char *touched = (unsigned char *)(region + cmlp_team_work_size(arch, team->B,
+                                                                            team->n_threads)
+                                               - (n0 + sizeof(real) - 1) / sizeof(real));
+    real *Xc = (real *)team->shared, *Tc = Xc + cap * n0, *wc = Tc + cap * K, *A = wc + cap;
+    real *Hh, *D;
+    const int64_t t0 = team->opt->t; /* read before the first barrier; thread 0 sets it last */
+    const int plain_sgd = team->opt->kind == CMLP_OPT_SGD && team->opt->l1 == 0 &&
+                          team->opt->l2 == 0;
+    ptrdiff_t s, r, j, k, c0, i, batch = 0, SW = 0;
+    for (i = 1; i <= L; i++) SW += arch->sizes[i];
+    Hh = A + cap * SW;
+    D = Hh + cap * H;
+    for (s = 0; s < n; s += B) {
+        const ptrdiff_t m = n - s < B ? n - s : B;
+        double total = 0, wsum = (double)m;
+        real scale;
+        int bad = 0;
+        if (w != NULL) {
+            /* every thread sums the whole batch's weights in the same order: the same
+             * scale everywhere, and the same decision to skip a batch of weight 0 */
+            wsum = 0;
+            for (r = 0; r < m; r++) wsum += w[team->perm[s + r]];
+            if (wsum == 0) continue;
+        }
+        scale = (real)(1.0 / wsum);
+        for (r = 0; r < n0; r++) touched[r] = 0;
+        for (c0 = 0; c0 < m; c0 += cap) {
+            const ptrdiff_t mc = m - c0 < cap ? m - c0 : cap;
+            const ptrdiff_t a = mc * tid / nt, b = mc * (tid + 1) / nt;
+            const int64_t *rows = team->perm + s + c0;
+            FP(gather_rows)(Xc + a * n0, &team->X, rows + a, 0, b - a, n0);
+            for (r = a; r < b; r++) {
+                const real *ts = T + rows[r] * K;
+                for (j = 0; j < K; j++) Tc[r * K + j] = ts[j];
+                if (w != NULL) wc[r] = w[rows[r]];
+            }
+            team->sparse[tid] = -1; /* no rows: nothing indexed, nothing to add */
+            team->losses[tid] =
+                b > a ? FN(team_deltas)(A, Hh, D, (int32_t *)region, &team->sparse[tid],
+                                        Xc + a * n0, Tc + a * K,
+                                        w == NULL ? NULL : wc + a,
+                                        U == NULL ? NULL : U + (s + c0 + a) * H, team->drop,
+                                        cap, a, b - a, params, arch)
+                      : 0.0;
+            cmlp_barrier_wait(&team->barrier);
+            for (k = 0; k < nt; k++) total += team->losses[k];
+            if (team->stop_nonfinite && !isfinite(total)) {
+                FN(team_zero_owned)(grad, tid, nt, arch); /* earlier chunks' sums */
+                if (tid == 0) {
+                    team->status = CMLP_NONFINITE;
+                    team->done = s;
+                    team->opt->t = t0 + batch;
+                }
+                return CMLP_NONFINITE; /* every thread sees the same total */
+            }
+            FN(team_grads)(grad, Xc, A, D, touched, cap, mc, tid, team);
+            if (c0 + cap < m) cmlp_barrier_wait(&team->barrier); /* the blocks are reused */
+        }
+        /* the optimizer step on this thread's rows of every layer */
+        {
+            ptrdiff_t lo, hi, off = 0;
+            const real c = (real)(team->opt->lr * (double)scale);
+            for (i = 1; i <= L; i++) {
+                const ptrdiff_t I = arch->sizes[i - 1], O = arch->sizes[i];
+                ptrdiff_t plo, phi;
+                FN(owned_rows)(I, tid, nt, &lo, &hi);
+                plo = off + lo * O;
+                phi = off + hi * O;
+                off += (I + 1) * O;
+                if (phi == plo) continue;
+                if (plain_sgd && i == 1) {
+                    /* W_1's rows with a zero input in every row of the batch have a zero
+                     * gradient: p - c 0 = p, so they are left alone; runs of the others */
+                    ptrdiff_t k0 = lo, k1;
+                    while (k0 < hi) {
+                        if (k0 < I && !touched[k0]) {
+                            k0++;
+                            continue;
+                        }
+                        for (k1 = k0 + 1; k1 < hi && (k1 >= I || touched[k1]); k1++) {}
+                        bad |= !FN(sgd_sum_step)(params, &grad, 1, c,
+                                                 team->stop_nonfinite ? backup : NULL,
+                                                 plo - lo * O + k0 * O, plo - lo * O + k1 * O);
+                        k0 = k1;
+                    }
+                    continue;
+                }
+                if (plain_sgd) {
+                    bad |= !FN(sgd_sum_step)(params, &grad, 1, c,
+                                             team->stop_nonfinite ? backup : NULL, plo, phi);
+                    continue;
+                }
+                if (team->stop_nonfinite)
+                    for (j = plo; j < phi; j++) backup[j] = params[j];
+                FN(optim_step_range)(params, grad, state, team->opt, scale, arch, plo, phi,
+                                     t0 + batch + 1);
+                for (j = plo; j < phi; j++) grad[j] = 0;
+                bad |= team->stop_nonfinite && !FN(all_finite)(params + plo, phi - plo);
+            }
+        }
+        team->flags[tid] = bad && team->stop_nonfinite;
+        cmlp_barrier_wait(&team->barrier);
+        if (team->stop_nonfinite) {
+            bad = 0;
+            for (k = 0; k < nt; k++) bad |= team->flags[k];
+            if (bad) {
+                /* the update overflowed somewhere: every thread undoes its part */
+                ptrdiff_t lo, hi, off = 0;
+                for (i = 1; i <= L; i++) {
+                    const ptrdiff_t I = arch->sizes[i - 1], O = arch->sizes[i];
+                    FN(owned_rows)(I, tid, nt, &lo, &hi);
+                    for (j = off + lo * O; j < off + hi * O; j++) params[j] = backup[j];
+                    off += (I + 1) * O;
+                }
+                if (tid == 0) {
+                    team->status = CMLP_NONFINITE;
+                    team->done = s;
+                    team->opt->t = t0 + batch + 1;
+                }
+                return CMLP_NONFINITE;
+            }
+        }
+        if (tid == 0) team->loss_sum += total;
+        batch++;
+    }
+    if (tid == 0) {
+        team->status = CMLP_OK;
+        team->done = n;
+        team->opt->t = t0 + batch;
+    }
+    return CMLP_OK;
+}
+
+int FN(train_team)(cmlp_team *team, int tid)
+{
+    return team->arch->blas != NULL ? FN(train_team_split)(team, tid)
+                                    : FN(train_team_sum)(team, tid);
 }
 
 /* 1 if output row y and target row t name the same class (argmax, or the threshold of one

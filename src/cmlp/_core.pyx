@@ -882,7 +882,7 @@ cdef class Team:
     cdef Optim opt
     cdef object _keep, _chunk, dtype
     cdef Py_ssize_t _work_size
-    cdef bint _prepared
+    cdef bint _prepared, _per_thread
     cdef readonly int n_threads
     cdef readonly Py_ssize_t B
 
@@ -906,16 +906,21 @@ cdef class Team:
         self.arch, self.opt, self.dtype = arch, opt, dtype
         self.n_threads, self.B = n_threads, B
         self._work_size = cmlp_team_work_size(arch.cp(), B, n_threads)
-        grads = [grad] + [np.zeros(P, dtype) for _ in range(n_threads - 1)]
+        # with BLAS the threads share one gradient buffer (each owns parameter rows) and
+        # one block of activations and deltas; without, each sums into its own buffer
+        per_thread = self._per_thread = arch.cp().blas == NULL
+        grads = [grad] + [np.zeros(P if per_thread else 0, dtype) for _ in range(n_threads - 1)]
         works = [np.empty(max(self._work_size, 1), dtype) for _ in range(n_threads)]
+        shared = np.empty(max(cmlp_team_shared_size(arch.cp(), B), 1), dtype)
         backup = np.empty(P, dtype)
-        self._keep = (params, grads, state, works, backup)
+        self._keep = (params, grads, state, works, backup, shared)
         self.c.n_threads = n_threads
         self.c.params = _data(params)
         self.c.state = _data(state)
         self.c.backup = _data(backup)
+        self.c.shared = _data(shared)
         for k in range(n_threads):
-            self.c.grads[k] = _data(grads[k])
+            self.c.grads[k] = _data(grads[k]) if grads[k].size else NULL
             self.c.work[k] = _data(works[k])
         self._prepared = False
 
@@ -925,7 +930,7 @@ cdef class Team:
         drop (L - 1), weights w (N) or None (every weight 1)."""
         cdef Arch arch = self.arch
         cdef Py_ssize_t N, n, H = hidden_width(arch)
-        if cmlp_team_work_size(arch.cp(), self.B, self.n_threads) > self._work_size:
+        if (arch.cp().blas == NULL) != self._per_thread:
             raise RuntimeError("the BLAS setting changed since this Team was built; build a new one")
         N = _rows_of(&self.c.X, X, self.dtype, arch.n_in)
         _check_array("T", T, self.dtype, (N, arch.n_out))
@@ -939,7 +944,7 @@ cdef class Team:
         _check_drop(arch, drop)
         if w is not None:
             _check_array("w", w, self.dtype, (N,))
-        params, grads, state, works, backup = self._keep
+        params, grads, state, works, backup, shared = self._keep
         for name, arr in (("X", _x_array(X)), ("T", T), ("perm", perm), ("U", U), ("w", w)):
             for out_name, out in (("params", params), ("state", state)):
                 _check_disjoint(out_name, out, name, arr)

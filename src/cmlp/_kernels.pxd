@@ -93,6 +93,7 @@ cdef extern from "cmlp.h" nogil:
         void *backup
         void *grads[CMLP_MAX_THREADS]
         void *work[CMLP_MAX_THREADS]
+        void *shared
         cmlp_rows X
         const void *T
         const void *U
@@ -112,6 +113,7 @@ cdef extern from "cmlp.h" nogil:
 
     void cmlp_barrier_init(cmlp_barrier *b, int n)
     Py_ssize_t cmlp_team_work_size(const cmlp_arch *arch, Py_ssize_t B, int n_threads)
+    Py_ssize_t cmlp_team_shared_size(const cmlp_arch *arch, Py_ssize_t B)
     int train_team_f64(cmlp_team *team, int tid)
     int train_team_f32(cmlp_team *team, int tid)
 
