@@ -44,9 +44,14 @@ CLASSIFICATION_OUTPUTS = ("sigmoid", "softmax", "tanh")
 MIN_WORK_PER_THREAD = 1 << 19
 # rows x parameters per call into C between signal checks and progress updates (~10 ms)
 _CHUNK_WORK = 1 << 25
-# the same for minibatch steps, whose work per row is smaller (BLAS, the sparse first layer)
-# and whose threads meet once per call: about 8 batches of 64 on the notes' network
+# the same for minibatch steps, whose work per row is smaller (BLAS, the sparse first layer):
+# about 8 batches of 64 on the notes' network for the first call of a fit; later calls are
+# sized from the time the last one took, toward _BATCH_CHUNK_SECONDS (each call into a team
+# of threads wakes its threads, which cost ~1-2 ms per call on this VM), up to
+# _BATCH_CHUNK_GROWTH times the first size
 _BATCH_CHUNK_WORK = 1 << 28
+_BATCH_CHUNK_SECONDS = 0.05
+_BATCH_CHUNK_GROWTH = 8
 # an epoch with at least this many rows x parameters shows a progress bar over its samples
 _LONG_EPOCH_WORK = 2_000_000_000
 
@@ -1347,6 +1352,7 @@ class Network:
         # rows per call into C: whole batches, about _CHUNK_WORK multiply-adds
         work = _CHUNK_WORK if per_sample else _BATCH_CHUNK_WORK
         chunk = max(1, work // ((P + 256) * B)) * B
+        max_chunk = chunk if per_sample else chunk * _BATCH_CHUNK_GROWTH
         threads = min(config["n_threads"], B)
         if B * P < threads * MIN_WORK_PER_THREAD:
             threads = 1
@@ -1372,7 +1378,7 @@ class Network:
             else:
                 state = np.zeros(2 * P, self._dtype)
             if use_dropout:
-                U = np.empty((min(chunk, N), H), self._dtype)
+                U = np.empty((min(max_chunk, N), H), self._dtype)
         if threads > 1:
             pool = ThreadPoolExecutor(max_workers=threads - 1, thread_name_prefix="cmlp-fit")
             driver = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cmlp-fit-team")
@@ -1400,9 +1406,11 @@ class Network:
                                                       stop, w)
                     bad = status != 0
                 else:
-                    for start in range(0, N, chunk):
+                    start = 0
+                    while start < N:
                         rows = perm[start:start + chunk]
                         m = rows.shape[0]
+                        t_chunk = time.perf_counter()
                         if per_sample and sparse_rows is not None:
                             xb, tb, order, wb = (None if a is None else a[:m]
                                                  for a in sparse_rows)
@@ -1432,6 +1440,11 @@ class Network:
                             break
                         if inner is not None:
                             inner.update(m)
+                        start += m
+                        if not per_sample:  # whole batches: the results do not depend on it
+                            took = time.perf_counter() - t_chunk
+                            want = m * _BATCH_CHUNK_SECONDS / max(took, 1e-6)
+                            chunk = int(min(max_chunk, max(B, want // B * B)))
                     if inner is not None:
                         inner.close()
                         inner = None
