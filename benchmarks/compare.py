@@ -12,7 +12,11 @@ shuffled each epoch, plain SGD; ``B`` the same with momentum 0.9. A case is
 ``RECIPE/BATCH``. Every epoch timed includes the end-of-epoch whole-set cost pass, for
 every implementation (that is what ``cmlp.Network.fit`` does). Figures are microseconds
 per training sample (per row for inference): the median of ``--repeats`` epochs after one
-warm-up epoch.
+warm-up epoch. Implementations take turns, and each timed run starts after ``--settle``
+seconds of rest: a library's worker threads keep spinning for a while after its last
+call (OpenBLAS's for about 0.1 s), and on a 2-core machine they would otherwise slow
+whichever implementation runs next on two threads (measured: cmlp's two-thread epoch right
+after a threaded NumPy matmul took 1.6x as long).
 
 Thread counts (OpenBLAS, OpenMP, MKL, XLA) are fixed when a library is imported, so each
 thread setting runs in its own worker process with the environment set before any
@@ -79,6 +83,10 @@ def parse_args(argv):
     ap.add_argument("--no-guard", action="store_true", help="skip the correctness guard")
     ap.add_argument("--guard-tol", type=float, default=1e-9,
                     help="largest relative deviation of a float64 update (default 1e-9)")
+    ap.add_argument("--settle", type=float, default=None,
+                    help="seconds of rest before each timed epoch or inference call (default "
+                         "0.2; --quick: 0), so that threads another library left spinning "
+                         "(OpenBLAS's spin ~0.1 s after a threaded call) have gone to sleep")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--train-csv", default=str(DATA_DIR / "mnist_train.csv.gz"))
     ap.add_argument("--test-csv", default=str(DATA_DIR / "mnist_test.csv.gz"))
@@ -92,7 +100,7 @@ def parse_args(argv):
     args = ap.parse_args(argv)
     q = args.quick
     defaults = {"rows": (2000, 128), "slow_rows": (200, 16), "test_rows": (10000, 500),
-                "repeats": (3, 1), "threads": ("1,2", "1")}
+                "repeats": (3, 1), "threads": ("1,2", "1"), "settle": (0.2, 0.0)}
     for name, (full, quick) in defaults.items():
         if getattr(args, name) is None:
             setattr(args, name, quick if q else full)
@@ -328,6 +336,7 @@ def worker(args):
                 for impl, rec in live:
                     if rec.get("status") == "error":
                         continue
+                    time.sleep(args.settle)
                     try:
                         rec["seconds"] += impl.run_epochs(1)
                     except Exception as exc:  # noqa: BLE001 (recorded as 'error')
@@ -376,6 +385,7 @@ def worker(args):
             live.append((fwd, rec))
         for _ in range(max(args.repeats, 3)):                 # round-robin, as above
             for fwd, rec in live:
+                time.sleep(args.settle)
                 t0 = time.perf_counter()
                 fwd()
                 rec["seconds"].append(time.perf_counter() - t0)
@@ -510,8 +520,9 @@ def main(argv=None):
           f"({mach['usable_cpus']} usable), {' '.join(mach['isa'])}; load average "
           f"{mach['loadavg']}")
     print(f"network {'-'.join(map(str, LAYERS))}, {args.rows} rows (slow loops {args.slow_rows}), "
-          f"seed {args.seed}, {args.repeats} timed epoch(s) after 1 warm-up; threads "
-          f"{args.thread_list}; peers {args.peer_list or 'none'}")
+          f"seed {args.seed}, {args.repeats} timed epoch(s) after 1 warm-up, "
+          f"{args.settle:g} s rest before each; threads {args.thread_list}; "
+          f"peers {args.peer_list or 'none'}")
     results = []
     with tempfile.TemporaryDirectory() as tmp:
         for k, n in enumerate(args.thread_list):

@@ -14,11 +14,13 @@
 #if defined(CMLP_OMP_SIMD)
 #define CMLP_PRAGMA(x) _Pragma(#x)
 #define CMLP_SIMD_SUM(acc) CMLP_PRAGMA(omp simd reduction(+ : acc))
+#define CMLP_SIMD_OR(acc) CMLP_PRAGMA(omp simd reduction(| : acc))
 #define CMLP_SIMD CMLP_PRAGMA(omp simd)
 #define CMLP_PRAGMA_SIMD_SUM4(a, b, c, d) CMLP_PRAGMA(omp simd reduction(+ : a, b, c, d))
 #else
 #define CMLP_PRAGMA_SIMD_SUM4(a, b, c, d)
 #define CMLP_SIMD_SUM(acc)
+#define CMLP_SIMD_OR(acc)
 #define CMLP_SIMD
 #endif
 

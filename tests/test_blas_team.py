@@ -329,3 +329,25 @@ def test_unaligned_inputs_are_copied_before_the_kernels(dtype):
     np.testing.assert_array_equal(a.params, b.params)
     np.testing.assert_array_equal(a.forward(X), a.forward(Xu))
     assert a.cost(X, labels) == a.cost(Xu, labels)
+
+
+@pytest.mark.skipif(not _core.blas_available(), reason="scipy.linalg.cython_blas is missing")
+def test_a_team_refuses_a_chunk_after_the_blas_setting_changed():
+    """A team built with BLAS has one gradient buffer and shared blocks; without BLAS its
+    threads need a gradient buffer each: prepare refuses to mix the two."""
+    net, X, T = _setup(np.float64, N=32)
+    P = net.n_params
+    previous = _core.get_blas()
+    try:
+        for built_with in (True, False):
+            _core.set_blas(built_with)
+            team = _core.Team(net._arch, _core.Optim(_core.OPTIMIZER_CODES["sgd"], 0.05),
+                              net.params.copy(),
+                              np.zeros(P), np.zeros(2 * P), 2, 16)
+            _core.set_blas(not built_with)
+            with pytest.raises(RuntimeError, match="BLAS setting changed"):
+                team.prepare(X, T, np.arange(32, dtype=np.int64), None, np.zeros(2))
+            _core.set_blas(built_with)
+            team.prepare(X, T, np.arange(32, dtype=np.int64), None, np.zeros(2))
+    finally:
+        _core.set_blas(previous)

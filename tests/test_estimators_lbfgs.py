@@ -19,7 +19,7 @@ from cmlp import MLPClassifier, MLPRegressor  # noqa: E402
 
 def _expected_failed_checks(estimator):
     """scikit-learn's own MLPClassifier(solver="lbfgs") fails this check in the same way,
-    at the same entries: lbfgs drives some logits of the check's multilabel data past 37,
+    at a few entries: lbfgs drives some logits of the check's multilabel data past 37,
     where the logistic function rounds to exactly 1.0 in float64 (scipy's expit too), and
     the check wants probabilities strictly below 1. cmlp returns scikit-learn's values
     rather than clipping them.
@@ -56,7 +56,9 @@ def test_the_expected_failed_check_fails_in_sklearn_too():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         for est in (SkMLPClassifier(solver="lbfgs"), MLPClassifier(solver="lbfgs")):
-            with pytest.raises(AssertionError, match="Mismatched elements: 4 / 125"):
+            # the count of outputs that round to exactly 1.0 depends on the last bits of
+            # the logits (4 in scikit-learn's run, 3 or 4 in cmlp's, by kernel variant)
+            with pytest.raises(AssertionError, match=r"Mismatched elements: [1-9] / 125"):
                 check(type(est).__name__, est)
 
 

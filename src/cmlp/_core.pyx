@@ -871,9 +871,10 @@ cdef _check_array(str name, arr, dtype, tuple shape):
 cdef class Team:
     """Minibatch training on n_threads threads at once (``train_team`` in cmlp.h).
 
-    Built once per ``fit`` over the network's ``params``, the summed-gradient buffer ``grad``
-    (zero) and the optimizer ``state``; allocates the other threads' gradient buffers and
-    every thread's work. For each chunk of rows: ``prepare(...)``, then ``run(k)`` called
+    Built once per ``fit`` over the network's ``params``, the gradient buffer ``grad`` (zero)
+    and the optimizer ``state``; allocates every thread's work, the threads' shared blocks
+    (with BLAS) or the other threads' gradient buffers (without; see ``train_team`` in
+    cmlp.h). The BLAS setting must not change while a Team is in use. For each chunk of rows: ``prepare(...)``, then ``run(k)`` called
     concurrently on n_threads threads (k = 0 .. n_threads - 1; each releases the GIL and
     waits for the others at the batch barriers, so all must be started), then ``result()``.
     """

@@ -992,11 +992,15 @@ class Network:
             training after that epoch (``History.stopped == "callback"``).
         n_threads : int or None, default None
             Threads for the minibatch gradients; None: every CPU this process may use. Each
-            batch is split into ``n_threads`` contiguous row slices, each thread sums its
-            slice's gradients into its own buffer, then the buffers are added in a fixed
-            order and the optimizer step runs once: deterministic for a given ``n_threads``.
-            Different ``n_threads`` change only the order of those floating-point sums (the
-            permutation, dropout masks and steps are the same): after a few steps the
+            batch is split into ``n_threads`` contiguous row slices: each thread takes its
+            slice through the forward pass and the backprop recursion, then computes, over
+            the whole batch, the gradient of the weight rows it owns and their optimizer
+            step (with BLAS; without it, each thread sums its slice's gradients into its
+            own buffer and the buffers are added in a fixed order). Deterministic for a
+            given ``n_threads``. Different ``n_threads`` change only how some
+            floating-point sums are grouped (the first layer's sparse gradient is the
+            one-thread sum exactly; a GEMM over part of a matrix may round differently;
+            the permutation, dropout masks and steps are the same): after a few steps the
             parameters agree within ``rtol=1e-9`` (float64) or ``rtol=1e-4`` (float32), the
             tolerance the tests use; long runs drift further apart, as any change of
             summation order in chaotic training does. Threads are
