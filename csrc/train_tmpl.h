@@ -234,6 +234,30 @@ int FN(train_batches)(real *params, real *grad, real *state, real *work, const c
     return CMLP_OK;
 }
 
+/* The summed weight of a team's batch of m rows perm (m without weights). Every thread sums
+ * the whole batch's weights in the same order: the same scale everywhere, and the same
+ * decision to skip a batch of weight 0. */
+static double FN(batch_weight)(const real *w, const int64_t *perm, ptrdiff_t m)
+{
+    double wsum = 0;
+    ptrdiff_t r;
+    if (w == NULL) return (double)m;
+    for (r = 0; r < m; r++) wsum += w[perm[r]];
+    return wsum;
+}
+
+/* The end of a team's chunk: thread 0 records the status, the rows done and the step
+ * count t (the others return the same status without writing). */
+static int FN(team_end)(cmlp_team *team, int tid, int status, ptrdiff_t done, int64_t t)
+{
+    if (tid == 0) {
+        team->status = status;
+        team->done = done;
+        team->opt->t = t;
+    }
+    return status;
+}
+
 /* The team without BLAS: each thread sums its rows' gradients into its own buffer; see
  * train_team in cmlp.h. */
 static int FN(train_team_sum)(cmlp_team *team, int tid)
@@ -260,17 +284,13 @@ static int FN(train_team_sum)(cmlp_team *team, int tid)
     for (s = 0; s < n; s += B) {
         const ptrdiff_t m = n - s < B ? n - s : B;
         const ptrdiff_t a = m * tid / nt, b = m * (tid + 1) / nt;
-        double total = 0, wsum = (double)m;
+        const double wsum = FN(batch_weight)(w, team->perm + s, m);
+        double total = 0;
         real scale;
         int bad = 0;
-        if (w != NULL) {
-            /* every thread sums the whole batch's weights in the same order: the same
-             * scale everywhere, and the same decision to skip a batch of weight 0 */
-            wsum = 0;
-            for (r = 0; r < m; r++) wsum += w[team->perm[s + r]];
-            if (wsum == 0) continue;
+        if (wsum == 0) continue; /* a batch of weight 0: no step */
+        if (w != NULL)
             for (r = a; r < b; r++) wb[r - a] = w[team->perm[s + r]];
-        }
         scale = (real)(1.0 / wsum);
         FP(gather_rows)(Xb, &team->X, team->perm + s + a, 0, b - a, n0);
         for (r = a; r < b; r++) {
@@ -284,14 +304,8 @@ static int FN(train_team_sum)(cmlp_team *team, int tid)
                                   : 0.0;
         cmlp_barrier_wait(&team->barrier);
         for (k = 0; k < nt; k++) total += team->losses[k];
-        if (team->stop_nonfinite && !isfinite(total)) {
-            if (tid == 0) {
-                team->status = CMLP_NONFINITE;
-                team->done = s;
-                team->opt->t = t0 + batch;
-            }
-            return CMLP_NONFINITE; /* every thread sees the same total */
-        }
+        if (team->stop_nonfinite && !isfinite(total)) /* every thread sees the same total */
+            return FN(team_end)(team, tid, CMLP_NONFINITE, s, t0 + batch);
         /* this thread's part: the sum of the threads' gradients, in thread order, each
          * buffer zeroed as it is read, then the optimizer step */
         if (plain_sgd) {
@@ -320,23 +334,13 @@ static int FN(train_team_sum)(cmlp_team *team, int tid)
             if (bad) {
                 /* the update overflowed somewhere: every thread undoes its part */
                 for (j = lo; j < hi; j++) params[j] = backup[j];
-                if (tid == 0) {
-                    team->status = CMLP_NONFINITE;
-                    team->done = s;
-                    team->opt->t = t0 + batch + 1;
-                }
-                return CMLP_NONFINITE;
+                return FN(team_end)(team, tid, CMLP_NONFINITE, s, t0 + batch + 1);
             }
         }
         if (tid == 0) team->loss_sum += total;
         batch++;
     }
-    if (tid == 0) {
-        team->status = CMLP_OK;
-        team->done = n;
-        team->opt->t = t0 + batch;
-    }
-    return CMLP_OK;
+    return FN(team_end)(team, tid, CMLP_OK, n, t0 + batch);
 }
 
 /* ---- the row-split team (with BLAS) ---- */
@@ -507,16 +511,11 @@ static int FN(train_team_split)(cmlp_team *team, int tid)
     D = Hh + cap * H;
     for (s = 0; s < n; s += B) {
         const ptrdiff_t m = n - s < B ? n - s : B;
-        double total = 0, wsum = (double)m;
+        const double wsum = FN(batch_weight)(w, team->perm + s, m);
+        double total = 0;
         real scale;
         int bad = 0;
-        if (w != NULL) {
-            /* every thread sums the whole batch's weights in the same order: the same
-             * scale everywhere, and the same decision to skip a batch of weight 0 */
-            wsum = 0;
-            for (r = 0; r < m; r++) wsum += w[team->perm[s + r]];
-            if (wsum == 0) continue;
-        }
+        if (wsum == 0) continue; /* a batch of weight 0: no step */
         scale = (real)(1.0 / wsum);
         for (r = 0; r < n0; r++) touched[r] = 0;
         for (c0 = 0; c0 < m; c0 += cap) {
@@ -540,13 +539,9 @@ static int FN(train_team_split)(cmlp_team *team, int tid)
             cmlp_barrier_wait(&team->barrier);
             for (k = 0; k < nt; k++) total += team->losses[k];
             if (team->stop_nonfinite && !isfinite(total)) {
-                FN(team_zero_owned)(grad, tid, nt, arch); /* earlier chunks' sums */
-                if (tid == 0) {
-                    team->status = CMLP_NONFINITE;
-                    team->done = s;
-                    team->opt->t = t0 + batch;
-                }
-                return CMLP_NONFINITE; /* every thread sees the same total */
+                /* every thread sees the same total; earlier chunks' sums are dropped */
+                FN(team_zero_owned)(grad, tid, nt, arch);
+                return FN(team_end)(team, tid, CMLP_NONFINITE, s, t0 + batch);
             }
             FN(team_grads)(grad, Xc, A, D, touched, cap, mc, tid, team);
             if (c0 + cap < m) cmlp_barrier_wait(&team->barrier); /* the blocks are reused */
@@ -607,23 +602,13 @@ static int FN(train_team_split)(cmlp_team *team, int tid)
                     for (j = off + lo * O; j < off + hi * O; j++) params[j] = backup[j];
                     off += (I + 1) * O;
                 }
-                if (tid == 0) {
-                    team->status = CMLP_NONFINITE;
-                    team->done = s;
-                    team->opt->t = t0 + batch + 1;
-                }
-                return CMLP_NONFINITE;
+                return FN(team_end)(team, tid, CMLP_NONFINITE, s, t0 + batch + 1);
             }
         }
         if (tid == 0) team->loss_sum += total;
         batch++;
     }
-    if (tid == 0) {
-        team->status = CMLP_OK;
-        team->done = n;
-        team->opt->t = t0 + batch;
-    }
-    return CMLP_OK;
+    return FN(team_end)(team, tid, CMLP_OK, n, t0 + batch);
 }
 
 int FN(train_team)(cmlp_team *team, int tid)
