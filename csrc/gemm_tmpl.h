@@ -104,25 +104,31 @@ static CMLP_NO_JAM void FN(sparse_strip)(real *out, const real *start, ptrdiff_t
     for (j = keep; j < CMLP_SPARSE_CB; j++) out[j] = acc[j];
 }
 
+/* One row of the sparse gradient: row (O) += the sum over p in [p0, p1) of vals[p] times
+ * row rows[p] of dz (B, O), in that order, in strips of CB columns (full strips, then, if
+ * O % CB, one full strip [O - CB, O) storing only its last O % CB columns). O >= CB */
+static void FN(sparse_grad_row)(real *row, const int32_t *rows, ptrdiff_t p0, ptrdiff_t p1,
+                                const real *vals, const real *dz, ptrdiff_t O)
+{
+    const ptrdiff_t CB = CMLP_SPARSE_CB;
+    ptrdiff_t j0;
+    for (j0 = 0; j0 + CB <= O; j0 += CB)
+        FN(sparse_strip)(row + j0, row + j0, 0, rows, p0, p1, vals, dz + j0, O);
+    if (j0 < O)
+        FN(sparse_strip)(row + O - CB, row + O - CB, j0 - (O - CB), rows, p0, p1, vals,
+                         dz + O - CB, O);
+}
+
 /* dW += x^T dz over the nonzeros of x listed by column (colptr, rows, cvals): row k of dW
- * gathers the rows of dz whose input k is nonzero, in strips of CB columns (full strips,
- * then, if O % CB, one full strip [O - CB, O) storing only its last O % CB columns); inputs
- * zero in every row are not visited. dz (B, O)  dW (I, O), O >= CB */
+ * gathers the rows of dz whose input k is nonzero (sparse_grad_row); inputs zero in every
+ * row are not visited. dz (B, O)  dW (I, O), O >= CB */
 static void FN(sparse_grad)(real *dW, const int32_t *colptr, const int32_t *rows,
                             const real *cvals, const real *dz, ptrdiff_t I, ptrdiff_t O)
 {
-    const ptrdiff_t CB = CMLP_SPARSE_CB;
-    ptrdiff_t k, j0;
-    for (k = 0; k < I; k++) {
-        const ptrdiff_t p0 = colptr[k], p1 = colptr[k + 1];
-        real *row = dW + k * O;
-        if (p0 == p1) continue;
-        for (j0 = 0; j0 + CB <= O; j0 += CB)
-            FN(sparse_strip)(row + j0, row + j0, 0, rows, p0, p1, cvals, dz + j0, O);
-        if (j0 < O)
-            FN(sparse_strip)(row + O - CB, row + O - CB, j0 - (O - CB), rows, p0, p1, cvals,
-                             dz + O - CB, O);
-    }
+    ptrdiff_t k;
+    for (k = 0; k < I; k++)
+        if (colptr[k] < colptr[k + 1])
+            FN(sparse_grad_row)(dW + k * O, rows, colptr[k], colptr[k + 1], cvals, dz, O);
 }
 
 /* One column strip [j0, j0 + width) of the sparse forward, a[:, strip] += x W[:, strip] over

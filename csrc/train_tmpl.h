@@ -415,7 +415,7 @@ static void FN(team_grads)(real *grad, const real *Xc, const real *A, const real
                            const cmlp_team *team)
 {
     const cmlp_arch *arch = team->arch;
-    const ptrdiff_t L = arch->n_layers, CB = CMLP_SPARSE_CB;
+    const ptrdiff_t L = arch->n_layers;
     const int nt = team->n_threads;
     ptrdiff_t i, r, j, k, lo, hi, off = 0, aoff = 0, prev = 0;
     int t, sparse = 1;
@@ -430,7 +430,6 @@ static void FN(team_grads)(real *grad, const real *Xc, const real *A, const real
         if (wh > lo && m > 0 && i == 1 && sparse) {
             for (k = lo; k < wh; k++) {
                 real *row = dW + k * O;
-                ptrdiff_t j0;
                 for (t = 0; t < nt; t++) {
                     /* thread t's rows [m t / nt, ...) of the chunk, by column */
                     const int32_t *idx = (const int32_t *)team->work[t];
@@ -441,11 +440,7 @@ static void FN(team_grads)(real *grad, const real *Xc, const real *A, const real
                     const real *dz = Di + m * t / nt * O;
                     if (p0 == p1) continue;
                     touched[k] = 1;
-                    for (j0 = 0; j0 + CB <= O; j0 += CB)
-                        FN(sparse_strip)(row + j0, row + j0, 0, rows, p0, p1, cvals, dz + j0, O);
-                    if (j0 < O)
-                        FN(sparse_strip)(row + O - CB, row + O - CB, j0 - (O - CB), rows, p0,
-                                         p1, cvals, dz + O - CB, O);
+                    FN(sparse_grad_row)(row, rows, p0, p1, cvals, dz, O);
                 }
             }
         } else if (wh > lo && m > 0) {
@@ -466,16 +461,59 @@ static void FN(team_grads)(real *grad, const real *Xc, const real *A, const real
     }
 }
 
-/* Zero grad on the parameter rows thread tid owns. */
-static void FN(team_zero_owned)(real *grad, int tid, int nt, const cmlp_arch *arch)
+#ifndef CMLP_TEAM_OPS /* once for both precisions */
+#define CMLP_TEAM_OPS
+enum { TEAM_STEP, TEAM_UNDO, TEAM_ZERO };
+#endif
+
+/* op on the parameter rows thread tid owns (owned_rows of every layer): TEAM_ZERO: grad = 0;
+ * TEAM_UNDO: params = backup; TEAM_STEP: the optimizer step (batch scale, step number t),
+ * with backup = params before it if stop_nonfinite, and the gradient zeroed. Plain SGD's
+ * step and undo take only the runs of W_1's rows whose touched flag is set (and b_1): the
+ * others' gradient is zero, p - c 0 = p, and no backup of them was taken in this batch.
+ * Returns 1 if a step left a non-finite value (checked if stop_nonfinite). */
+static int FN(team_owned)(cmlp_team *team, int tid, int op, const unsigned char *touched,
+                          real scale, int64_t t)
 {
-    ptrdiff_t i, j, lo, hi, off = 0;
+    const cmlp_arch *arch = team->arch;
+    const cmlp_optim *opt = team->opt;
+    const int plain_sgd = opt->kind == CMLP_OPT_SGD && opt->l1 == 0 && opt->l2 == 0;
+    const real c = (real)(opt->lr * (double)scale);
+    real *params = (real *)team->params, *grad = (real *)team->grads[0];
+    real *backup = (real *)team->backup, *save = team->stop_nonfinite ? backup : NULL;
+    ptrdiff_t i, j, lo, hi, k0, k1, off = 0;
+    int bad = 0;
     for (i = 1; i <= arch->n_layers; i++) {
         const ptrdiff_t I = arch->sizes[i - 1], O = arch->sizes[i];
-        FN(owned_rows)(I, tid, nt, &lo, &hi);
-        for (j = off + lo * O; j < off + hi * O; j++) grad[j] = 0;
+        const int skip = i == 1 && plain_sgd && op != TEAM_ZERO;
+        FN(owned_rows)(I, tid, team->n_threads, &lo, &hi);
+        for (k0 = lo; k0 < hi; k0 = k1) { /* runs of rows; row I is b_i (never skipped) */
+            ptrdiff_t s0, s1;
+            if (skip && k0 < I && !touched[k0]) {
+                k1 = k0 + 1;
+                continue;
+            }
+            for (k1 = k0 + 1; k1 < hi && !(skip && k1 < I && !touched[k1]); k1++) {}
+            s0 = off + k0 * O;
+            s1 = off + k1 * O;
+            if (op == TEAM_ZERO) {
+                for (j = s0; j < s1; j++) grad[j] = 0;
+            } else if (op == TEAM_UNDO) {
+                for (j = s0; j < s1; j++) params[j] = backup[j];
+            } else if (plain_sgd) {
+                bad |= !FN(sgd_sum_step)(params, &grad, 1, c, save, s0, s1);
+            } else {
+                if (save != NULL)
+                    for (j = s0; j < s1; j++) backup[j] = params[j];
+                FN(optim_step_range)(params, grad, (real *)team->state, opt, scale, arch, s0,
+                                     s1, t);
+                for (j = s0; j < s1; j++) grad[j] = 0;
+                bad |= save != NULL && !FN(all_finite)(params + s0, s1 - s0);
+            }
+        }
         off += (I + 1) * O;
     }
+    return bad;
 }
 
 /* The team with BLAS; see train_team in cmlp.h. A batch is taken in chunks of at most R =
@@ -493,8 +531,7 @@ static int FN(train_team_split)(cmlp_team *team, int tid)
     const ptrdiff_t cap = B < CMLP_GEMM_BLOCK ? B : CMLP_GEMM_BLOCK;
     const real *T = (const real *)team->T;
     const real *U = (const real *)team->U, *w = (const real *)team->w;
-    real *params = (real *)team->params, *state = (real *)team->state;
-    real *backup = (real *)team->backup, *grad = (real *)team->grads[0];
+    real *params = (real *)team->params, *grad = (real *)team->grads[0];
     real *region = (real *)team->work[tid];
     /* after the index region: which of W_1's rows the batch touched (arch.c) */
     unsigned char *touched = (unsigned char *)(region + cmlp_team_work_size(arch, team->B,
@@ -503,8 +540,6 @@ static int FN(train_team_split)(cmlp_team *team, int tid)
     real *Xc = (real *)team->shared, *Tc = Xc + cap * n0, *wc = Tc + cap * K, *A = wc + cap;
     real *Hh, *D;
     const int64_t t0 = team->opt->t; /* read before the first barrier; thread 0 sets it last */
-    const int plain_sgd = team->opt->kind == CMLP_OPT_SGD && team->opt->l1 == 0 &&
-                          team->opt->l2 == 0;
     ptrdiff_t s, r, j, k, c0, i, batch = 0, SW = 0;
     for (i = 1; i <= L; i++) SW += arch->sizes[i];
     Hh = A + cap * SW;
@@ -514,7 +549,7 @@ static int FN(train_team_split)(cmlp_team *team, int tid)
         const double wsum = FN(batch_weight)(w, team->perm + s, m);
         double total = 0;
         real scale;
-        int bad = 0;
+        int bad;
         if (wsum == 0) continue; /* a batch of weight 0: no step */
         scale = (real)(1.0 / wsum);
         for (r = 0; r < n0; r++) touched[r] = 0;
@@ -540,54 +575,14 @@ static int FN(train_team_split)(cmlp_team *team, int tid)
             for (k = 0; k < nt; k++) total += team->losses[k];
             if (team->stop_nonfinite && !isfinite(total)) {
                 /* every thread sees the same total; earlier chunks' sums are dropped */
-                FN(team_zero_owned)(grad, tid, nt, arch);
+                FN(team_owned)(team, tid, TEAM_ZERO, touched, scale, 0);
                 return FN(team_end)(team, tid, CMLP_NONFINITE, s, t0 + batch);
             }
             FN(team_grads)(grad, Xc, A, D, touched, cap, mc, tid, team);
             if (c0 + cap < m) cmlp_barrier_wait(&team->barrier); /* the blocks are reused */
         }
         /* the optimizer step on this thread's rows of every layer */
-        {
-            ptrdiff_t lo, hi, off = 0;
-            const real c = (real)(team->opt->lr * (double)scale);
-            for (i = 1; i <= L; i++) {
-                const ptrdiff_t I = arch->sizes[i - 1], O = arch->sizes[i];
-                ptrdiff_t plo, phi;
-                FN(owned_rows)(I, tid, nt, &lo, &hi);
-                plo = off + lo * O;
-                phi = off + hi * O;
-                off += (I + 1) * O;
-                if (phi == plo) continue;
-                if (plain_sgd && i == 1) {
-                    /* W_1's rows with a zero input in every row of the batch have a zero
-                     * gradient: p - c 0 = p, so they are left alone; runs of the others */
-                    ptrdiff_t k0 = lo, k1;
-                    while (k0 < hi) {
-                        if (k0 < I && !touched[k0]) {
-                            k0++;
-                            continue;
-                        }
-                        for (k1 = k0 + 1; k1 < hi && (k1 >= I || touched[k1]); k1++) {}
-                        bad |= !FN(sgd_sum_step)(params, &grad, 1, c,
-                                                 team->stop_nonfinite ? backup : NULL,
-                                                 plo - lo * O + k0 * O, plo - lo * O + k1 * O);
-                        k0 = k1;
-                    }
-                    continue;
-                }
-                if (plain_sgd) {
-                    bad |= !FN(sgd_sum_step)(params, &grad, 1, c,
-                                             team->stop_nonfinite ? backup : NULL, plo, phi);
-                    continue;
-                }
-                if (team->stop_nonfinite)
-                    for (j = plo; j < phi; j++) backup[j] = params[j];
-                FN(optim_step_range)(params, grad, state, team->opt, scale, arch, plo, phi,
-                                     t0 + batch + 1);
-                for (j = plo; j < phi; j++) grad[j] = 0;
-                bad |= team->stop_nonfinite && !FN(all_finite)(params + plo, phi - plo);
-            }
-        }
+        bad = FN(team_owned)(team, tid, TEAM_STEP, touched, scale, t0 + batch + 1);
         team->flags[tid] = bad && team->stop_nonfinite;
         cmlp_barrier_wait(&team->barrier);
         if (team->stop_nonfinite) {
@@ -595,13 +590,7 @@ static int FN(train_team_split)(cmlp_team *team, int tid)
             for (k = 0; k < nt; k++) bad |= team->flags[k];
             if (bad) {
                 /* the update overflowed somewhere: every thread undoes its part */
-                ptrdiff_t lo, hi, off = 0;
-                for (i = 1; i <= L; i++) {
-                    const ptrdiff_t I = arch->sizes[i - 1], O = arch->sizes[i];
-                    FN(owned_rows)(I, tid, nt, &lo, &hi);
-                    for (j = off + lo * O; j < off + hi * O; j++) params[j] = backup[j];
-                    off += (I + 1) * O;
-                }
+                FN(team_owned)(team, tid, TEAM_UNDO, touched, scale, 0);
                 return FN(team_end)(team, tid, CMLP_NONFINITE, s, t0 + batch + 1);
             }
         }

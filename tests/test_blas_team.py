@@ -351,3 +351,36 @@ def test_a_team_refuses_a_chunk_after_the_blas_setting_changed():
             team.prepare(X, T, np.arange(32, dtype=np.int64), None, np.zeros(2))
     finally:
         _core.set_blas(previous)
+
+
+@pytest.mark.skipif(not _core.blas_available(), reason="scipy.linalg.cython_blas is missing")
+def test_an_undone_batch_restores_every_row_as_it_was_before_that_batch():
+    """Plain SGD on the sparse first layer steps only the rows of W_1 whose input is nonzero
+    somewhere in the batch, and takes a backup of those only. When the update overflows, the
+    undo must leave the other rows alone: their backup is from an older batch."""
+    rng = np.random.default_rng(0)
+    X = _sparse_X(rng, 32, 40, 0.25, np.float64)
+    X[:16, 0] = 0.5  # input 0: nonzero in the first batch, zero in the second
+    X[16:, 0] = 0.0
+    T = rng.random((32, 2)) * 1e3
+    net = cmlp.Network([40, 33, 2], activation="relu", output="identity", loss="mse",
+                       dtype="float64", seed=1)
+    P = net.n_params
+    previous = _core.get_blas()
+    try:
+        _core.set_blas(True)
+        p, g, s = net.params.copy(), np.zeros(P), np.zeros(2 * P)
+        opt = _core.Optim(_core.OPTIMIZER_CODES["sgd"], 1e-3)
+        team = _core.Team(net._arch, opt, p, g, s, 2, 16)
+        assert _team_run(team, X, T, np.arange(16, dtype=np.int64), None, np.zeros(1))[:2] \
+            == (0, 16)
+        after_first = p.copy()
+        assert not np.array_equal(after_first[:33], net.params[:33])  # W_1's row 0 moved
+        opt.lr = 1e308  # the second batch's update overflows
+        status, done, _ = _team_run(team, X, T, np.arange(16, 32, dtype=np.int64), None,
+                                    np.zeros(1))
+        assert (status, done) == (1, 0)
+        np.testing.assert_array_equal(p, after_first)
+        assert not g.any()
+    finally:
+        _core.set_blas(previous)

@@ -874,9 +874,10 @@ cdef class Team:
     Built once per ``fit`` over the network's ``params``, the gradient buffer ``grad`` (zero)
     and the optimizer ``state``; allocates every thread's work, the threads' shared blocks
     (with BLAS) or the other threads' gradient buffers (without; see ``train_team`` in
-    cmlp.h). The BLAS setting must not change while a Team is in use. For each chunk of rows: ``prepare(...)``, then ``run(k)`` called
-    concurrently on n_threads threads (k = 0 .. n_threads - 1; each releases the GIL and
-    waits for the others at the batch barriers, so all must be started), then ``result()``.
+    cmlp.h). The BLAS setting must not change while a Team is in use. For each chunk of
+    rows: ``prepare(...)``, then ``run(k)`` called concurrently on n_threads threads (k = 0 ..
+    n_threads - 1; each releases the GIL and waits for the others at the batch barriers, so
+    all must be started), then ``result()``.
     """
     cdef cmlp_team c
     cdef Arch arch
