@@ -76,6 +76,35 @@ static real FN(dot_update)(real *CMLP_RESTRICT w, const real *CMLP_RESTRICT s, r
     return acc;
 }
 
+/* out[r] = w_r . s (the old w_r), then w_r -= c_r s, for four rows at once: s loaded once,
+ * four independent sums (one row's sum alone waits on the adder's latency at every step).
+ * Each row's sum has the same shape as dot_update's, so a row gets the same bits either way.
+ * w0..w3, s (n) */
+static void FN(dot_update4)(real out[4], real *CMLP_RESTRICT w0, real *CMLP_RESTRICT w1,
+                            real *CMLP_RESTRICT w2, real *CMLP_RESTRICT w3,
+                            const real *CMLP_RESTRICT s, const real c[4], ptrdiff_t n)
+{
+    const real c0 = c[0], c1 = c[1], c2 = c[2], c3 = c[3];
+    real a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+    ptrdiff_t j;
+    CMLP_PRAGMA_SIMD_SUM4(a0, a1, a2, a3)
+    for (j = 0; j < n; j++) {
+        const real sj = s[j], v0 = w0[j], v1 = w1[j], v2 = w2[j], v3 = w3[j];
+        a0 += v0 * sj;
+        a1 += v1 * sj;
+        a2 += v2 * sj;
+        a3 += v3 * sj;
+        w0[j] = v0 - c0 * sj;
+        w1[j] = v1 - c1 * sj;
+        w2[j] = v2 - c2 * sj;
+        w3[j] = v3 - c3 * sj;
+    }
+    out[0] = a0;
+    out[1] = a1;
+    out[2] = a2;
+    out[3] = a3;
+}
+
 /* One row: a = b + x W over the nonzero entries of x, four at a time. x (I) W (I, O) a (O) */
 static void FN(dense_forward_row)(real *CMLP_RESTRICT a, const real *x, const real *W,
                                   const real *b, ptrdiff_t I, ptrdiff_t O)
@@ -93,6 +122,45 @@ static void FN(dense_forward_row)(real *CMLP_RESTRICT a, const real *x, const re
         }
     }
     for (j = 0; j < m; j++) FN(axpy)(a, x[ks[j]], W + ks[j] * O, O);
+}
+
+/* The first layer of the per-sample loop, one row's update fused with the next row's forward
+ * ("lookahead"): W -= lr xu^T s over the nonzero entries of xu, then, if xf != NULL,
+ * a = b + xf W over the nonzero entries of xf with the updated rows, in one pass over the
+ * union of the two rows' nonzero inputs, so a row of W that both use is fetched once (it is
+ * in L1 when the forward reads it). a is dense_forward_row's a, bit for bit: the same groups
+ * of four nonzero inputs in the same order; an update is exact row by row, so its grouping
+ * does not matter. The caller updates b first if it is to be the updated bias.
+ * xu, xf (I)  s (O)  W (I, O)  b, a (O) */
+static void FN(update_forward_row)(real *a, const real *xf, real *W, const real *b,
+                                   const real *xu, const real *s, real lr, ptrdiff_t I,
+                                   ptrdiff_t O)
+{
+    ptrdiff_t k, j, ku[4], kf[4];
+    int mu = 0, mf = 0, r;
+    if (xf != NULL)
+        for (j = 0; j < O; j++) a[j] = b[j];
+    for (k = 0; k < I; k++) {
+        if (xu[k] != 0) {
+            ku[mu++] = k;
+            if (mu == 4) {
+                FN(update4)(W + ku[0] * O, lr * xu[ku[0]], W + ku[1] * O, lr * xu[ku[1]],
+                            W + ku[2] * O, lr * xu[ku[2]], W + ku[3] * O, lr * xu[ku[3]], s, O);
+                mu = 0;
+            }
+        }
+        if (xf == NULL || xf[k] == 0) continue;
+        kf[mf++] = k;
+        if (mf < 4) continue;
+        /* the group's rows must be updated first: flush the pending updates */
+        for (r = 0; r < mu; r++) FN(axpy)(W + ku[r] * O, -lr * xu[ku[r]], s, O);
+        mu = 0;
+        FN(axpy4)(a, xf[kf[0]], W + kf[0] * O, xf[kf[1]], W + kf[1] * O, xf[kf[2]],
+                  W + kf[2] * O, xf[kf[3]], W + kf[3] * O, O);
+        mf = 0;
+    }
+    for (r = 0; r < mu; r++) FN(axpy)(W + ku[r] * O, -lr * xu[ku[r]], s, O);
+    for (r = 0; r < mf; r++) FN(axpy)(a, xf[kf[r]], W + kf[r] * O, O);
 }
 
 /* Columns per strip in the blocked forward: 4 rows x CB accumulators stay in registers
@@ -278,27 +346,37 @@ void FN(dense_backward_sgd)(real *dx, real *W, real *b, const real *s, const rea
     /* x (I)  s (O)  W (I, O)  b (O)  dx (I)
      * Row k of W is read once: its product with s (the old weights) and its update in the
      * same loop. A zero input leaves its row unchanged, so the update skips it (exact). */
-    ptrdiff_t k, ks[4];
-    int m = 0;
+    ptrdiff_t k;
     if (dx != NULL) {
+        /* rows whose input is nonzero (product and update) go four at a time through
+         * dot_update4, the others (product only) four at a time through dot4 */
+        ptrdiff_t ku[4], kz[4];
+        real c[4], out[4];
+        int mu = 0, mz = 0, r;
         for (k = 0; k < I; k++) {
-            real *Wk = W + k * O;
-            const real xv = x[k];
-            const real d = FN(act_deriv)(xv, act_x);
-            dx[k] = (xv != 0 ? FN(dot_update)(Wk, s, lr * xv, O) : FN(dot)(Wk, s, O)) * d;
-        }
-    } else {
-        /* the first layer: only the update, over the nonzero inputs, four rows at a time */
-        for (k = 0; k < I; k++) {
-            if (x[k] == 0) continue;
-            ks[m++] = k;
-            if (m == 4) {
-                FN(update4)(W + ks[0] * O, lr * x[ks[0]], W + ks[1] * O, lr * x[ks[1]],
-                            W + ks[2] * O, lr * x[ks[2]], W + ks[3] * O, lr * x[ks[3]], s, O);
-                m = 0;
+            if (x[k] != 0) {
+                c[mu] = lr * x[k];
+                ku[mu++] = k;
+                if (mu < 4) continue;
+                FN(dot_update4)(out, W + ku[0] * O, W + ku[1] * O, W + ku[2] * O,
+                                W + ku[3] * O, s, c, O);
+                for (r = 0; r < 4; r++) dx[ku[r]] = out[r] * FN(act_deriv)(x[ku[r]], act_x);
+                mu = 0;
+            } else {
+                kz[mz++] = k;
+                if (mz < 4) continue;
+                FN(dot4)(out, s, W + kz[0] * O, W + kz[1] * O, W + kz[2] * O, W + kz[3] * O, O);
+                for (r = 0; r < 4; r++) dx[kz[r]] = out[r] * FN(act_deriv)(x[kz[r]], act_x);
+                mz = 0;
             }
         }
-        for (k = 0; k < m; k++) FN(axpy)(W + ks[k] * O, -lr * x[ks[k]], s, O);
+        for (r = 0; r < mu; r++)
+            dx[ku[r]] = FN(dot_update)(W + ku[r] * O, s, c[r], O) * FN(act_deriv)(x[ku[r]], act_x);
+        for (r = 0; r < mz; r++)
+            dx[kz[r]] = FN(dot)(W + kz[r] * O, s, O) * FN(act_deriv)(x[kz[r]], act_x);
+    } else {
+        /* the first layer: only the update, over the nonzero inputs */
+        FN(update_forward_row)(NULL, NULL, W, NULL, x, s, lr, I, O);
     }
     FN(axpy)(b, -lr, s, O);
 }

@@ -85,24 +85,37 @@ static int FN(all_finite)(const real *p, ptrdiff_t n)
     return acc == 0;
 }
 
+/* The next row of perm from s on that counts (weight not 0), or n. */
+static ptrdiff_t FN(next_row)(const real *w, const int64_t *perm, ptrdiff_t s, ptrdiff_t n)
+{
+    while (s < n && w != NULL && w[perm[s]] == 0) s++; /* a row of weight 0 does not count */
+    return s;
+}
+
 /* The per-sample SGD loop itself (see sgd_epoch in cmlp.h).
- * work: a_1..a_L of one row (sum n_i), then two deltas (max_width each) */
+ * work: a_1..a_L of one row (sum n_i), then two deltas (max_width each).
+ * The first layer's update for one row and its forward for the next are one pass
+ * (update_forward_row), so every row but the first of a call enters with a_1 done. */
 static int FN(sgd_rows)(real *params, real *work, const real *X, const real *T,
                         const real *w, const int64_t *perm, ptrdiff_t n, const cmlp_arch *arch,
                         real lr, int stop_nonfinite, ptrdiff_t *done, double *loss_sum)
 {
     /* params (P)  X (N, n_0)  T (N, K)  w (N) or NULL  perm (n) */
-    const ptrdiff_t L = arch->n_layers, n0 = arch->sizes[0], K = arch->sizes[L];
+    const ptrdiff_t L = arch->n_layers, n0 = arch->sizes[0], n1 = arch->sizes[1];
+    const ptrdiff_t K = arch->sizes[L];
     const ptrdiff_t maxw = cmlp_max_width(arch), P = cmlp_param_count(arch);
-    ptrdiff_t s, i, a_size = 0;
+    real *const W1 = params, *const b1 = params + n0 * n1;
+    ptrdiff_t s, next, i, a_size = 0;
     for (i = 1; i <= L; i++) a_size += arch->sizes[i];
-    for (s = 0; s < n; s++) {
-        const real *x = X + perm[s] * n0, *t = T + perm[s] * K, *in = x, *y;
-        real *p = params, *a = work, *d_cur = work + a_size, *d_prev = d_cur + maxw, *tmp;
+    s = FN(next_row)(w, perm, 0, n);
+    if (s < n) FN(dense_forward)(work, X + perm[s] * n0, W1, b1, 1, n0, n1, arch->acts[0]);
+    for (; s < n; s = next) {
+        const real *x = X + perm[s] * n0, *t = T + perm[s] * K, *in = work, *y, *xn;
+        real *p = params + (n0 + 1) * n1, *a = work + n1, *d_cur = work + a_size;
+        real *d_prev = d_cur + maxw, *tmp;
         ptrdiff_t off = P;
         double l;
-        if (w != NULL && w[perm[s]] == 0) continue; /* a row of weight 0 does not count */
-        for (i = 0; i < L; i++) {
+        for (i = 1; i < L; i++) {
             const ptrdiff_t I = arch->sizes[i], O = arch->sizes[i + 1];
             FN(dense_forward)(a, in, p, p + I * O, 1, I, O, arch->acts[i]);
             p += (I + 1) * O;
@@ -121,17 +134,22 @@ static int FN(sgd_rows)(real *params, real *work, const real *X, const real *T,
         /* S_i for every layer from the weights as they were before this row: layer i's
          * pass reads W_i before updating it, and W_{i-1} is not touched until later */
         a = work + a_size;
-        for (i = L; i >= 1; i--) {
+        for (i = L; i >= 2; i--) {
             const ptrdiff_t I = arch->sizes[i - 1], O = arch->sizes[i];
             off -= (I + 1) * O;
             a -= O; /* a_i */
-            FN(dense_backward_sgd)(i == 1 ? NULL : d_prev, params + off, params + off + I * O,
-                                   d_cur, i == 1 ? x : a - I, lr, I, O,
-                                   i == 1 ? CMLP_IDENTITY : arch->acts[i - 2]);
+            FN(dense_backward_sgd)(d_prev, params + off, params + off + I * O, d_cur, a - I, lr,
+                                   I, O, arch->acts[i - 2]);
             tmp = d_cur;
             d_cur = d_prev;
             d_prev = tmp;
         }
+        /* layer 1: b_1 first, then W_1's update fused with the next row's a_1 */
+        next = FN(next_row)(w, perm, s + 1, n);
+        xn = next < n ? X + perm[next] * n0 : NULL;
+        FN(axpy)(b1, -lr, d_cur, n1);
+        FN(update_forward_row)(work, xn, W1, b1, x, d_cur, lr, n0, n1);
+        if (xn != NULL) FN(act_forward)(work, 1, n1, arch->acts[0]);
     }
     *done = n;
     return CMLP_OK;

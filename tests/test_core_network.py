@@ -458,3 +458,31 @@ def test_float32_and_float64_networks_agree(act, out, loss):
     a.fit(X, labels, epochs=2, lr=0.05, seed=0, verbose=0)
     b.fit(X, labels, epochs=2, lr=0.05, seed=0, verbose=0)
     np.testing.assert_allclose(b.params, a.params, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_per_sample_lookahead_is_the_row_at_a_time_loop_bit_for_bit(dtype, each_isa):
+    """Within one call, the first layer's update for a row and its forward pass for the next
+    row are one pass (update_forward_row); a call of one row does not fuse. Both must give
+    the same bits, also across rows of weight 0, which the fused pass steps over."""
+    from cmlp import _core
+    rng = np.random.default_rng(5)
+    # wide enough that the first layer takes the 4-row groups and their leftovers
+    net = cmlp.Network([37, 21, 9, 3], activation="relu", output="softmax",
+                       loss="cross_entropy", dtype=dtype, seed=2)
+    X = rng.random((30, 37)).astype(dtype)
+    X[X < 0.6] = 0  # each row's nonzero inputs differ from the next row's
+    T = cmlp.one_hot(rng.integers(0, 3, 30), 3).astype(dtype)
+    w = np.ones(30, dtype)
+    w[[0, 4, 5, 17, 29]] = 0
+    perm = rng.permutation(30).astype(np.int64)
+    fused, single = net.params.copy(), net.params.copy()
+    status, done, loss = _core.sgd_epoch(net._arch, fused, X, T, perm, 0.1, True, w)
+    assert (status, done) == (0, 30)
+    total = 0.0
+    for r in perm:
+        s, d, l = _core.sgd_epoch(net._arch, single, X, T, np.array([r]), 0.1, True, w)
+        total += l
+    np.testing.assert_array_equal(fused, single)
+    assert loss == total
+    assert not np.array_equal(fused, net.params)  # the rows did train
