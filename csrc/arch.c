@@ -43,10 +43,26 @@ static ptrdiff_t index_size(const cmlp_arch *arch)
     return arch->blas != NULL ? 3 * R * n0 + R + n0 + 3 : 0;
 }
 
-/* one row of activations a_1..a_L, two deltas, then a copy of the parameters */
+ptrdiff_t cmlp_padded_width(ptrdiff_t n)
+{
+    return (n + CMLP_PAD - 1) / CMLP_PAD * CMLP_PAD;
+}
+
+ptrdiff_t cmlp_padded_param_count(const cmlp_arch *arch)
+{
+    ptrdiff_t i, P = 0;
+    for (i = 0; i < arch->n_layers; i++)
+        P += (arch->sizes[i] + 1) * cmlp_padded_width(arch->sizes[i + 1]);
+    return P;
+}
+
+/* padded widths: one row of activations a_1..a_L and one delta per layer, then CMLP_PAD
+ * elements of room for the alignment, then the padded copy of the parameters */
 ptrdiff_t cmlp_sgd_work_size(const cmlp_arch *arch)
 {
-    return sum_widths(arch) + 2 * cmlp_max_width(arch) + cmlp_param_count(arch);
+    ptrdiff_t i, widths = 0;
+    for (i = 1; i <= arch->n_layers; i++) widths += cmlp_padded_width(arch->sizes[i]);
+    return 2 * widths + CMLP_PAD + cmlp_padded_param_count(arch);
 }
 
 /* two blocks of activations, used in turn, then the sparse index */

@@ -110,6 +110,11 @@ const char *cmlp_isa_name(int isa);
 ptrdiff_t cmlp_param_count(const cmlp_arch *arch);        /* P */
 ptrdiff_t cmlp_max_width(const cmlp_arch *arch);          /* max(n_1..n_L) */
 ptrdiff_t cmlp_sgd_work_size(const cmlp_arch *arch);      /* elements of work for sgd_epoch */
+/* sgd_epoch's padded rows: n rounded up to a multiple of CMLP_PAD elements (64 bytes of
+ * float32, 128 of float64), and the parameter count with every layer's width so padded */
+#define CMLP_PAD 16
+ptrdiff_t cmlp_padded_width(ptrdiff_t n);
+ptrdiff_t cmlp_padded_param_count(const cmlp_arch *arch);
 ptrdiff_t cmlp_forward_work_size(const cmlp_arch *arch);  /* ... for net_forward and net_loss */
 ptrdiff_t cmlp_gradient_work_size(const cmlp_arch *arch); /* ... for net_gradients */
 ptrdiff_t cmlp_dropout_work_size(const cmlp_arch *arch);  /* ... for net_gradients_dropout */
@@ -287,8 +292,11 @@ double net_gradients_f32(float *grad, float *work, const float *params, const fl
  * S_L, then for i = L..1 one pass over W_i (product with the old W_i, then the update
  * W_i -= lr a_{i-1} S_i^T, b_i -= lr S_i). If stop_nonfinite, a row whose loss is not
  * finite, or whose update would leave a parameter not finite, stops the loop before its
- * update with CMLP_NONFINITE, the parameters left as after the previous row (the end of
- * work holds a copy of params for that); otherwise such rows are applied like any other.
+ * update with CMLP_NONFINITE, the parameters left as after the previous row; otherwise
+ * such rows are applied like any other. The rows train a copy of params in work whose rows
+ * are padded to CMLP_PAD elements and start on 64-byte boundaries (whole vectors, no row
+ * straddling a cache line); params is written back at the end, and stays as it was if a
+ * row stops the loop, from which the rows are then replayed one by one.
  * *done = rows completed; *loss_sum += their per-row losses (before their updates), each
  * times its weight. Weights: a row of weight 0 is skipped (no forward pass, no update); any
  * weight > 0 leaves the row's update as it is, since the weighted mean over a batch of one

@@ -124,42 +124,64 @@ static void FN(dense_forward_row)(real *CMLP_RESTRICT a, const real *x, const re
     for (j = 0; j < m; j++) FN(axpy)(a, x[ks[j]], W + ks[j] * O, O);
 }
 
+/* The first nonzero entry of x (I) from k on, or I. */
+static ptrdiff_t FN(next_nonzero)(const real *x, ptrdiff_t k, ptrdiff_t I)
+{
+    while (k < I && x[k] == 0) k++;
+    return k;
+}
+
+/* W -= lr xu^T s over the nonzero entries of xu from *ju (the next row to update) on, four
+ * rows at a time (update4), until every row up to kmax is done: the last group may reach
+ * past kmax. A last group of fewer than four (xu has no more) goes row by row. */
+static void FN(update_rows_to)(real *W, const real *xu, const real *s, real lr, ptrdiff_t *ju,
+                               ptrdiff_t kmax, ptrdiff_t I, ptrdiff_t O)
+{
+    ptrdiff_t k = *ju, ku[4];
+    int m, r;
+    while (k <= kmax && k < I) {
+        for (m = 0; m < 4 && k < I; m++) {
+            ku[m] = k;
+            k = FN(next_nonzero)(xu, k + 1, I);
+        }
+        if (m == 4)
+            FN(update4)(W + ku[0] * O, lr * xu[ku[0]], W + ku[1] * O, lr * xu[ku[1]],
+                        W + ku[2] * O, lr * xu[ku[2]], W + ku[3] * O, lr * xu[ku[3]], s, O);
+        else
+            for (r = 0; r < m; r++) FN(axpy)(W + ku[r] * O, -lr * xu[ku[r]], s, O);
+    }
+    *ju = k;
+}
+
 /* The first layer of the per-sample loop, one row's update fused with the next row's forward
  * ("lookahead"): W -= lr xu^T s over the nonzero entries of xu, then, if xf != NULL,
  * a = b + xf W over the nonzero entries of xf with the updated rows, in one pass over the
- * union of the two rows' nonzero inputs, so a row of W that both use is fetched once (it is
- * in L1 when the forward reads it). a is dense_forward_row's a, bit for bit: the same groups
- * of four nonzero inputs in the same order; an update is exact row by row, so its grouping
- * does not matter. The caller updates b first if it is to be the updated bias.
+ * union of the two rows' nonzero inputs, so that a row of W that both use is fetched once
+ * (it is in L1 when the forward reads it). Before each group of four forward rows, the
+ * updates run up to the group's last row, four rows at a time, the last group reaching past
+ * it. a is dense_forward_row's a, bit for bit: the same groups of four nonzero inputs in
+ * the same order; an update is exact row by row, so its grouping does not matter. The
+ * caller updates b first if it is to be the updated bias.
  * xu, xf (I)  s (O)  W (I, O)  b, a (O) */
 static void FN(update_forward_row)(real *a, const real *xf, real *W, const real *b,
                                    const real *xu, const real *s, real lr, ptrdiff_t I,
                                    ptrdiff_t O)
 {
-    ptrdiff_t k, j, ku[4], kf[4];
-    int mu = 0, mf = 0, r;
-    if (xf != NULL)
+    ptrdiff_t k, j, kf[4], ju = FN(next_nonzero)(xu, 0, I);
+    int mf = 0, r;
+    if (xf != NULL) {
         for (j = 0; j < O; j++) a[j] = b[j];
-    for (k = 0; k < I; k++) {
-        if (xu[k] != 0) {
-            ku[mu++] = k;
-            if (mu == 4) {
-                FN(update4)(W + ku[0] * O, lr * xu[ku[0]], W + ku[1] * O, lr * xu[ku[1]],
-                            W + ku[2] * O, lr * xu[ku[2]], W + ku[3] * O, lr * xu[ku[3]], s, O);
-                mu = 0;
-            }
+        for (k = 0; k < I; k++) {
+            if (xf[k] == 0) continue;
+            kf[mf++] = k;
+            if (mf < 4) continue;
+            FN(update_rows_to)(W, xu, s, lr, &ju, k, I, O);
+            FN(axpy4)(a, xf[kf[0]], W + kf[0] * O, xf[kf[1]], W + kf[1] * O, xf[kf[2]],
+                      W + kf[2] * O, xf[kf[3]], W + kf[3] * O, O);
+            mf = 0;
         }
-        if (xf == NULL || xf[k] == 0) continue;
-        kf[mf++] = k;
-        if (mf < 4) continue;
-        /* the group's rows must be updated first: flush the pending updates */
-        for (r = 0; r < mu; r++) FN(axpy)(W + ku[r] * O, -lr * xu[ku[r]], s, O);
-        mu = 0;
-        FN(axpy4)(a, xf[kf[0]], W + kf[0] * O, xf[kf[1]], W + kf[1] * O, xf[kf[2]],
-                  W + kf[2] * O, xf[kf[3]], W + kf[3] * O, O);
-        mf = 0;
     }
-    for (r = 0; r < mu; r++) FN(axpy)(W + ku[r] * O, -lr * xu[ku[r]], s, O);
+    FN(update_rows_to)(W, xu, s, lr, &ju, I, I, O);
     for (r = 0; r < mf; r++) FN(axpy)(a, xf[kf[r]], W + kf[r] * O, O);
 }
 
