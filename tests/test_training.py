@@ -368,6 +368,37 @@ def test_batch_size_one_sgd_is_still_the_per_sample_path_bit_for_bit():
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
+def test_per_sample_fit_evaluates_on_its_threads(dtype, monkeypatch):
+    """The per-sample path trains on one thread; its end-of-epoch evaluation (training and
+    validation sets) uses n_threads: the same parameters bit for bit, the costs and
+    accuracies up to the order of the slices' sums."""
+    monkeypatch.setattr(cmlp.network, "MIN_WORK_PER_THREAD", 1)
+    made = []
+
+    class Recording(cmlp.network.ThreadPoolExecutor):
+        def __init__(self, max_workers=None, **kw):
+            made.append(max_workers)
+            super().__init__(max_workers=max_workers, **kw)
+
+    monkeypatch.setattr(cmlp.network, "ThreadPoolExecutor", Recording)
+    X, labels = _problem(16, N=300, dtype=dtype)
+    base = cmlp.Network([5, 16, 3], dtype=dtype, seed=0)
+    fits = {}
+    for nt in (1, 2):
+        made.clear()
+        net = base.copy()
+        h = net.fit(X, labels, epochs=3, lr=0.2, seed=1, n_threads=nt, verbose=0,
+                    validation_data=(X[:150], labels[:150]))
+        assert made == ([] if nt == 1 else [1])  # one pool worker beside the main thread
+        fits[nt] = (net.params.copy(), h)
+    np.testing.assert_array_equal(fits[2][0], fits[1][0])
+    rel = 1e-12 if dtype == np.float64 else 1e-5
+    for key in ("cost", "val_cost", "accuracy", "val_accuracy"):
+        np.testing.assert_allclose(getattr(fits[2][1], key), getattr(fits[1][1], key),
+                                   rtol=rel)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
 def test_thread_count_changes_only_the_summation_order(dtype, monkeypatch, each_backend):
     monkeypatch.setattr(cmlp.network, "MIN_WORK_PER_THREAD", 1)  # thread even tiny batches
     X, labels = _problem(15, N=50, dtype=dtype)

@@ -1005,7 +1005,10 @@ class Network:
             tolerance the tests use; long runs drift further apart, as any change of
             summation order in chaotic training does. Threads are
             used only when each gets at least ``2**19`` rows x parameters of work per batch.
-            The per-sample path (batch_size 1) is always single-threaded.
+            The per-sample path (batch_size 1) is always single-threaded. The end-of-epoch
+            evaluation (History's cost and accuracy, and the validation set's) uses
+            ``n_threads`` in every mode, row slices as in :meth:`forward`, their sums added
+            in order.
         sample_weight : array-like of shape (N,), optional
             One finite weight >= 0 per row of X (not all zero): row r's loss term counts
             ``w_r`` times. Each minibatch step then uses the **weighted mean** of the batch's
@@ -1360,6 +1363,11 @@ class Network:
         threads = min(config["n_threads"], B)
         if B * P < threads * MIN_WORK_PER_THREAD:
             threads = 1
+        # the end-of-epoch evaluation's threads: the team's, or in a one-thread fit (the
+        # per-sample path, a small batch) as many as n_threads allows for the whole set
+        eval_threads = threads
+        if threads == 1 and N * P >= config["n_threads"] * MIN_WORK_PER_THREAD:
+            eval_threads = config["n_threads"]
         H = _core.hidden_width(self._arch)
         # every buffer of the fit, allocated once
         state = grad = U = pool = driver = team = None
@@ -1387,6 +1395,8 @@ class Network:
             pool = ThreadPoolExecutor(max_workers=threads - 1, thread_name_prefix="cmlp-fit")
             driver = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cmlp-fit-team")
             team = _core.Team(self._arch, copt, self._params, grad, state, threads, B)
+        elif eval_threads > 1:
+            pool = ThreadPoolExecutor(max_workers=eval_threads - 1, thread_name_prefix="cmlp-fit")
         val = config["val"]
         best = None
         if config["early_stopping"]:
@@ -1462,12 +1472,12 @@ class Network:
                     history._stop("nonfinite", epoch)
                     err.history = history
                     raise err
-                cost, acc = self._evaluate(X, T, w, pool, threads)
+                cost, acc = self._evaluate(X, T, w, pool, eval_threads)
                 pen = _core.penalty(self._arch, self._params, l1, l2) if l1 or l2 else 0.0
                 cost += pen
                 val_cost = val_acc = None
                 if val is not None:
-                    val_cost, val_acc = self._evaluate(*val, pool, threads)
+                    val_cost, val_acc = self._evaluate(*val, pool, eval_threads)
                     val_cost += pen
                 history._append(cost, time.perf_counter() - t0, pen, acc, val_cost, val_acc, lr)
                 if not np.isfinite(cost) or not np.isfinite(self._params).all():
