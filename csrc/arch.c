@@ -36,11 +36,12 @@ ptrdiff_t cmlp_block_rows(const cmlp_arch *arch)
 /* The sparse first-layer index of one block (gemm_tmpl.h): CSR row starts (R + 1) and
  * column indices (R n_0), CSC column starts (n_0 + 1) and row indices (R n_0), all int32,
  * counted here as one element each (a float32 slot, or half a float64 one), then one
- * element of alignment and the values by column (R n_0 elements). */
+ * element of alignment, the values by column (R n_0 elements) and the values by row (R n_0
+ * elements). */
 static ptrdiff_t index_size(const cmlp_arch *arch)
 {
     const ptrdiff_t R = CMLP_GEMM_BLOCK, n0 = arch->sizes[0];
-    return arch->blas != NULL ? 3 * R * n0 + R + n0 + 3 : 0;
+    return arch->blas != NULL ? 4 * R * n0 + R + n0 + 3 : 0;
 }
 
 ptrdiff_t cmlp_padded_width(ptrdiff_t n)

@@ -34,13 +34,14 @@ static void FN(gemm)(int ta, int tb, ptrdiff_t M, ptrdiff_t N, ptrdiff_t K, real
     }
 }
 
-/* The nonzero pattern of one block x (B, I): CSR rows (rowptr (B + 1), cols (nnz)), then the
- * same pattern by columns (colptr (I + 1), rows (nnz), rows ascending in each column) with
- * the values in that order (cvals (nnz)), so that the kernels read x's nonzeros one after
- * another rather than a column of x at a stride of I. Returns nnz. */
-static ptrdiff_t FN(block_index)(int32_t *rowptr, int32_t *cols, int32_t *colptr,
-                                 int32_t *rows, real *cvals, const real *x, ptrdiff_t B,
-                                 ptrdiff_t I)
+/* The nonzero pattern of one block x (B, I): CSR rows (rowptr (B + 1), cols (nnz)) with the
+ * values in that order (rvals (nnz)), then, if columns, the same pattern by columns (colptr
+ * (I + 1), rows (nnz), rows ascending in each column) with the values in that order (cvals
+ * (nnz)), so that the kernels read x's nonzeros one after another rather than a column of x
+ * at a stride of I. Returns nnz. */
+static ptrdiff_t FN(block_index)(int32_t *rowptr, int32_t *cols, real *rvals, int columns,
+                                 int32_t *colptr, int32_t *rows, real *cvals, const real *x,
+                                 ptrdiff_t B, ptrdiff_t I)
 {
     ptrdiff_t r, k, p, nnz = 0;
     for (r = 0; r < B; r++) {
@@ -48,10 +49,12 @@ static ptrdiff_t FN(block_index)(int32_t *rowptr, int32_t *cols, int32_t *colptr
         rowptr[r] = (int32_t)nnz;
         for (k = 0; k < I; k++) {
             cols[nnz] = (int32_t)k; /* branch-free: kept only if the entry is nonzero */
+            rvals[nnz] = xr[k];
             nnz += xr[k] != 0;
         }
     }
     rowptr[B] = (int32_t)nnz;
+    if (!columns) return nnz;
     for (k = 0; k <= I; k++) colptr[k] = 0;
     for (p = 0; p < nnz; p++) colptr[cols[p] + 1]++;
     for (k = 0; k < I; k++) colptr[k + 1] += colptr[k];
@@ -61,7 +64,7 @@ static ptrdiff_t FN(block_index)(int32_t *rowptr, int32_t *cols, int32_t *colptr
         for (p = rowptr[r]; p < rowptr[r + 1]; p++) {
             const int32_t q = colptr[cols[p]]++;
             rows[q] = (int32_t)r;
-            cvals[q] = x[r * I + cols[p]];
+            cvals[q] = rvals[p];
         }
     for (k = I; k > 0; k--) colptr[k] = colptr[k - 1];
     colptr[0] = 0;
@@ -69,7 +72,7 @@ static ptrdiff_t FN(block_index)(int32_t *rowptr, int32_t *cols, int32_t *colptr
 }
 
 /* The parts of a block's index region idx (see arch.c: int32 arrays of R = CMLP_GEMM_BLOCK
- * rows, then the values, real-aligned): colptr, rows and the values by column. */
+ * rows, then the values, real-aligned): colptr, rows, the values by column and by row. */
 static int32_t *FN(index_colptr)(const int32_t *idx, ptrdiff_t I)
 {
     return (int32_t *)idx + CMLP_GEMM_BLOCK + 1 + CMLP_GEMM_BLOCK * I; /* const: the caller's */
@@ -80,6 +83,10 @@ static real *FN(index_values)(const int32_t *idx, ptrdiff_t I)
     const ptrdiff_t n32 = CMLP_GEMM_BLOCK + 1 + 2 * CMLP_GEMM_BLOCK * I + I + 1;
     const ptrdiff_t per = (ptrdiff_t)(sizeof(real) / sizeof(int32_t));
     return (real *)((int32_t *)idx + (n32 + per - 1) / per * per);
+}
+static real *FN(index_row_values)(const int32_t *idx, ptrdiff_t I)
+{
+    return FN(index_values)(idx, I) + CMLP_GEMM_BLOCK * I;
 }
 
 /* Columns per strip of the sparse kernels: 256 bytes of accumulators (8 AVX2 vectors). */
@@ -167,17 +174,17 @@ static CMLP_NO_JAM void FN(sparse_forward_strip)(real *a, const int32_t *colptr,
 }
 
 /* One strip [j0, j0 + CB) of one row of the row-wise sparse forward: out = start + the sum
- * over the row's nonzeros (cols[p0..p1), values from x's row xr) of xr[k] W[k, strip], the
- * accumulators in registers; out[j] stored for j >= keep only. */
+ * over the row's nonzeros (cols[p0..p1), values vals[p0..p1)) of vals[p] W[cols[p], strip],
+ * the accumulators in registers; out[j] stored for j >= keep only. */
 static CMLP_NO_JAM void FN(sparse_row_strip)(real *out, const real *start, ptrdiff_t keep,
                                              const int32_t *cols, ptrdiff_t p0, ptrdiff_t p1,
-                                             const real *xr, const real *W, ptrdiff_t O)
+                                             const real *vals, const real *W, ptrdiff_t O)
 {
     real acc[CMLP_SPARSE_CB];
     ptrdiff_t p, j;
     for (j = 0; j < CMLP_SPARSE_CB; j++) acc[j] = start[j];
     for (p = p0; p < p1; p++) {
-        const real v = xr[cols[p]];
+        const real v = vals[p];
         const real *w = W + (ptrdiff_t)cols[p] * O;
         CMLP_SIMD
         for (j = 0; j < CMLP_SPARSE_CB; j++) acc[j] += v * w[j];
@@ -190,10 +197,10 @@ static CMLP_NO_JAM void FN(sparse_row_strip)(real *out, const real *start, ptrdi
  * in L2, the accumulators in registers). Both add every a[r, j]'s terms in increasing k. */
 #define CMLP_SPARSE_COL_ROWS 64
 
-/* a = act(x W + b) over the nonzeros of x (B, I), from the block index idx (sparse_index):
- * a overwritten. W (I, O)  b (O)  a (B, O), O >= CB */
-static void FN(sparse_forward)(real *a, const real *x, const int32_t *idx, const real *W,
-                               const real *b, ptrdiff_t B, ptrdiff_t I, ptrdiff_t O, int act)
+/* a = act(x W + b) over the nonzeros of a block x (B, I), from its index idx (sparse_index),
+ * which holds x's values: a overwritten. W (I, O)  b (O)  a (B, O), O >= CB */
+static void FN(sparse_forward)(real *a, const int32_t *idx, const real *W, const real *b,
+                               ptrdiff_t B, ptrdiff_t I, ptrdiff_t O, int act)
 {
     const ptrdiff_t CB = CMLP_SPARSE_CB;
     ptrdiff_t r, j, j0;
@@ -201,14 +208,15 @@ static void FN(sparse_forward)(real *a, const real *x, const int32_t *idx, const
         /* strips outermost: one strip of W (I CB elements: 200 KB for 784 float64 inputs)
          * stays in L2 while every row of the block reads it */
         const int32_t *rowptr = idx, *cols = idx + CMLP_GEMM_BLOCK + 1;
+        const real *rvals = FN(index_row_values)(idx, I);
         for (j0 = 0; j0 + CB <= O; j0 += CB)
             for (r = 0; r < B; r++)
                 FN(sparse_row_strip)(a + r * O + j0, b + j0, 0, cols, rowptr[r], rowptr[r + 1],
-                                     x + r * I, W + j0, O);
+                                     rvals, W + j0, O);
         if (j0 < O) /* a full strip [O - CB, O) storing its last O % CB columns */
             for (r = 0; r < B; r++)
                 FN(sparse_row_strip)(a + r * O + O - CB, b + O - CB, j0 - (O - CB), cols,
-                                     rowptr[r], rowptr[r + 1], x + r * I, W + O - CB, O);
+                                     rowptr[r], rowptr[r + 1], rvals, W + O - CB, O);
     } else {
         const int32_t *colptr = FN(index_colptr)(idx, I);
         const real *cvals = FN(index_values)(idx, I);
@@ -225,8 +233,11 @@ static void FN(sparse_forward)(real *a, const real *x, const int32_t *idx, const
 /* The index of a block's layer input x (B, I) when the sparse kernels should take it, in the
  * region idx (see arch.c): returns 1 and fills it if x has at most CMLP_SPARSE_DENSITY
  * nonzeros and the layer has at least one strip of outputs (O >= CMLP_SPARSE_CB), else 0
- * (the GEMM path). */
-static int FN(sparse_index)(int32_t *idx, const real *x, ptrdiff_t B, ptrdiff_t I, ptrdiff_t O)
+ * (the GEMM path). columns: also the pattern by columns, which the column-wise forward
+ * (B <= CMLP_SPARSE_COL_ROWS) and the sparse gradient read; a forward-only block of more
+ * rows reads the rows alone. */
+static int FN(sparse_index)(int32_t *idx, const real *x, ptrdiff_t B, ptrdiff_t I, ptrdiff_t O,
+                            int columns)
 {
     const ptrdiff_t R = CMLP_GEMM_BLOCK;
     int32_t *colptr = FN(index_colptr)(idx, I);
@@ -235,8 +246,8 @@ static int FN(sparse_index)(int32_t *idx, const real *x, ptrdiff_t B, ptrdiff_t 
     /* count first (a vectorised pass): a dense block is not indexed at all */
     for (k = 0; k < B * I; k++) nnz += x[k] != 0;
     if ((double)nnz > CMLP_SPARSE_DENSITY * (double)B * (double)I) return 0;
-    FN(block_index)(idx, idx + R + 1, colptr, colptr + I + 1, FN(index_values)(idx, I), x, B,
-                    I);
+    FN(block_index)(idx, idx + R + 1, FN(index_row_values)(idx, I), columns, colptr,
+                    colptr + I + 1, FN(index_values)(idx, I), x, B, I);
     return 1;
 }
 
@@ -249,7 +260,7 @@ static void FN(gemm_forward)(real *a, const real *x, const real *W, const real *
 {
     ptrdiff_t r, j;
     if (sparse) {
-        FN(sparse_forward)(a, x, idx, W, b, B, I, O, act);
+        FN(sparse_forward)(a, idx, W, b, B, I, O, act);
         return;
     }
     for (r = 0; r < B; r++)

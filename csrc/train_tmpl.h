@@ -74,7 +74,7 @@ double FN(net_gradients_dropout)(real *grad, real *work, const real *params, con
         real *a, *h = hbase + R * H;
         /* with BLAS, whether the first layer takes the sparse kernels for this block */
         const int sparse =
-            arch->blas != NULL && FN(sparse_index)(idx, x, nb, n0, arch->sizes[1]);
+            arch->blas != NULL && FN(sparse_index)(idx, x, nb, n0, arch->sizes[1], 1);
         y = FN(train_forward)(work, hbase, R, 0, x, params, u, drop, nb, sparse, idx, arch);
         h_off = H; /* the backward pass walks h and the draws from the last hidden layer */
         total += FN(loss_rows)(y, T + r0 * K, w == NULL ? NULL : w + r0, nb, K, arch->loss,
@@ -366,7 +366,7 @@ static double FN(team_deltas)(real *A, real *Hh, real *D, int32_t *idx, int *spa
 {
     const ptrdiff_t L = arch->n_layers, n0 = arch->sizes[0], K = arch->sizes[L];
     const ptrdiff_t H = FN(hidden_width_sum)(arch);
-    const int sparse = *sparse_out = FN(sparse_index)(idx, x, nb, n0, arch->sizes[1]);
+    const int sparse = *sparse_out = FN(sparse_index)(idx, x, nb, n0, arch->sizes[1], 1);
     const real *y = FN(train_forward)(A, Hh, cap, row0, x, params, u, drop, nb, sparse, idx,
                                       arch);
     ptrdiff_t i, r, j, off = cmlp_param_count(arch), aoff = 0, h_off = H;
