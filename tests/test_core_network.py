@@ -486,3 +486,27 @@ def test_per_sample_lookahead_is_the_row_at_a_time_loop_bit_for_bit(dtype, each_
     np.testing.assert_array_equal(fused, single)
     assert loss == total
     assert not np.array_equal(fused, net.params)  # the rows did train
+
+
+def test_per_sample_replay_stops_before_the_row_whose_update_overflows():
+    """A float32 row whose loss is finite (summed in double) but whose update overflows the
+    weights: sgd_epoch trains its padded copy, finds it not finite, replays the rows one by
+    one from the untouched parameters and stops before that row, the parameters as after
+    the rows before it."""
+    from cmlp import _core
+    net = cmlp.Network([2, 3, 1], activation="identity", dtype=np.float32, seed=0)
+    X = np.array([[0.5, 0.1], [0.2, 0.3], [1e21, 1e21], [0.4, 0.4]], np.float32)
+    T = np.zeros((4, 1), np.float32)
+    perm = np.arange(4, dtype=np.int64)
+    p = net.params.copy()
+    status, done, loss = _core.sgd_epoch(net._arch, p, X, T, perm, 1.0, True)
+    assert (status, done) == (1, 2)
+    assert np.isfinite(loss)
+    twin = net.params.copy()
+    s2, d2, l2 = _core.sgd_epoch(net._arch, twin, X, T, perm[:2], 1.0, True)
+    assert (s2, d2) == (0, 2) and loss == l2
+    np.testing.assert_array_equal(p, twin)
+    # the row itself: its loss is finite, and without the check its update overflows
+    q = twin.copy()
+    s3, d3, l3 = _core.sgd_epoch(net._arch, q, X, T, perm[2:3], 1.0, False)
+    assert (s3, d3) == (0, 1) and np.isfinite(l3) and not np.isfinite(q).all()
