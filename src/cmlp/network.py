@@ -1391,12 +1391,11 @@ class Network:
                 state = np.zeros(2 * P, self._dtype)
             if use_dropout:
                 U = np.empty((min(max_chunk, N), H), self._dtype)
+        if eval_threads > 1:  # the team's threads too: eval_threads == threads when > 1
+            pool = ThreadPoolExecutor(max_workers=eval_threads - 1, thread_name_prefix="cmlp-fit")
         if threads > 1:
-            pool = ThreadPoolExecutor(max_workers=threads - 1, thread_name_prefix="cmlp-fit")
             driver = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cmlp-fit-team")
             team = _core.Team(self._arch, copt, self._params, grad, state, threads, B)
-        elif eval_threads > 1:
-            pool = ThreadPoolExecutor(max_workers=eval_threads - 1, thread_name_prefix="cmlp-fit")
         val = config["val"]
         best = None
         if config["early_stopping"]:
