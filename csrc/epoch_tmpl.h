@@ -14,8 +14,9 @@ static const real *FN(block_forward)(real *last, real *buf0, real *buf1, int32_t
         const ptrdiff_t I = arch->sizes[i], O = arch->sizes[i + 1];
         real *out = i == L - 1 ? last : (i % 2 == 0 ? buf0 : buf1);
         if (arch->blas != NULL) {
-            const int sparse = i == 0 && FN(sparse_index)(idx, in, nb, I, O,
-                                                            nb <= CMLP_SPARSE_COL_ROWS);
+            const int sparse = i == 0 ? FN(sparse_index)(idx, in, nb, I, O,
+                                                           nb <= CMLP_SPARSE_COL_ROWS)
+                                      : 0;
             FN(gemm_forward)(out, in, p, p + I * O, nb, I, O, arch->acts[i], sparse, idx,
                              arch->blas);
         } else {

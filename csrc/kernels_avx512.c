@@ -19,6 +19,7 @@
 #endif
 
 #define CMLP_ISA _avx512
+#define CMLP_OWN_GEMM 1 /* gemm_tmpl.h's register-blocked product */
 
 #define CMLP_F64
 #include "real.h"

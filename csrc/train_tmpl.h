@@ -12,8 +12,9 @@ static ptrdiff_t FN(hidden_width_sum)(const cmlp_arch *arch)
 /* The training forward pass of nb rows x (nb, n_0): layer i's activations a_i into the block
  * at abase + cap (n_1 + ... + n_{i-1}), rows from row0 on (row stride n_i); with dropout
  * draws u (nb, H) (else NULL) the hidden layers' unmasked activations h_i into the same
- * places of hbase, and a_i = h_i * keep / (1 - p). sparse: the first layer takes the sparse
- * kernels with x's index idx (BLAS only). Returns a_L's first row. */
+ * places of hbase, and a_i = h_i * keep / (1 - p). sparse: sparse_index's mode for the first
+ * layer's input x, idx holding what it needs (BLAS only; see gemm_forward). Returns a_L's
+ * first row. */
 static const real *FN(train_forward)(real *abase, real *hbase, ptrdiff_t cap, ptrdiff_t row0,
                                      const real *x, const real *params, const real *u,
                                      const double *drop, ptrdiff_t nb, int sparse,
@@ -28,7 +29,7 @@ static const real *FN(train_forward)(real *abase, real *hbase, ptrdiff_t cap, pt
         real *ar = a + row0 * O;
         real *out = u != NULL && i < L - 1 ? h + row0 * O : ar;
         if (arch->blas != NULL)
-            FN(gemm_forward)(out, in, p, p + I * O, nb, I, O, arch->acts[i], i == 0 && sparse,
+            FN(gemm_forward)(out, in, p, p + I * O, nb, I, O, arch->acts[i], i == 0 ? sparse : 0,
                              idx, arch->blas);
         else
             FN(dense_forward)(out, in, p, p + I * O, nb, I, O, arch->acts[i]);
@@ -72,9 +73,9 @@ double FN(net_gradients_dropout)(real *grad, real *work, const real *params, con
         const ptrdiff_t nb = N - r0 < R ? N - r0 : R;
         const real *x = X + r0 * n0, *y, *u = U ? U + r0 * H : NULL;
         real *a, *h = hbase + R * H;
-        /* with BLAS, whether the first layer takes the sparse kernels for this block */
+        /* with BLAS, how the first layer multiplies this block (sparse_index's mode) */
         const int sparse =
-            arch->blas != NULL && FN(sparse_index)(idx, x, nb, n0, arch->sizes[1], 1);
+            arch->blas != NULL ? FN(sparse_index)(idx, x, nb, n0, arch->sizes[1], 1) : 0;
         y = FN(train_forward)(work, hbase, R, 0, x, params, u, drop, nb, sparse, idx, arch);
         h_off = H; /* the backward pass walks h and the draws from the last hidden layer */
         total += FN(loss_rows)(y, T + r0 * K, w == NULL ? NULL : w + r0, nb, K, arch->loss,
@@ -96,7 +97,7 @@ double FN(net_gradients_dropout)(real *grad, real *work, const real *params, con
              * unmasked h_{i-1}; without dropout the derivative is taken inside, from a */
             if (arch->blas != NULL)
                 FN(gemm_backward)(i == 1 ? NULL : d_prev, grad + off, grad + off + I * O, d_cur,
-                                  xin, params + off, nb, I, O, act_x, i == 1 && sparse, idx,
+                                  xin, params + off, nb, I, O, act_x, i == 1 ? sparse : 0, idx,
                                   arch->blas);
             else
                 FN(dense_backward)(i == 1 ? NULL : d_prev, grad + off, grad + off + I * O, d_cur,
@@ -358,7 +359,7 @@ static void FN(owned_rows)(ptrdiff_t I, int tid, int nt, ptrdiff_t *lo, ptrdiff_
  * and the backprop recursion S_{i-1} = (S_i W_i^T) * A_{i-1}, every S_i into D (the same
  * layout as A). x, t, w: the rows' inputs, targets, weights (or NULL); u: their dropout
  * draws (or NULL). idx: this thread's index region, where the first layer's input index
- * stays for team_grads if *sparse_out is set to 1. Returns the rows' loss. */
+ * stays for team_grads; *sparse_out is set to sparse_index's mode. Returns the rows' loss. */
 static double FN(team_deltas)(real *A, real *Hh, real *D, int32_t *idx, int *sparse_out,
                               const real *x, const real *t, const real *w, const real *u,
                               const double *drop, ptrdiff_t cap, ptrdiff_t row0, ptrdiff_t nb,
@@ -405,7 +406,8 @@ static double FN(team_deltas)(real *A, real *Hh, real *D, int32_t *idx, int *spa
  * rows [lo, hi), b_i if owned) += their gradient over the chunk's m rows: dW = x^T S over
  * the columns lo..hi of the layer's input, db = the column sums of S in row order. For the
  * first layer, when every thread's rows took the sparse kernels (team->sparse: 1, or -1
- * for a thread without rows in this chunk), row k of
+ * for a thread without rows in this chunk; mode 2 likewise takes the product over the
+ * rows of W_1 in the chunk's union of nonzero columns), row k of
  * dW walks the threads' indexes in thread order, which lists the chunk's rows with a
  * nonzero input k in ascending order: the sum train_batches forms over the same block, bit
  * for bit. Xc: the chunk's inputs. touched (n_0): set to 1 for each owned row of W_1 whose
@@ -418,8 +420,9 @@ static void FN(team_grads)(real *grad, const real *Xc, const real *A, const real
     const ptrdiff_t L = arch->n_layers;
     const int nt = team->n_threads;
     ptrdiff_t i, r, j, k, lo, hi, off = 0, aoff = 0, prev = 0;
-    int t, sparse = 1;
-    for (t = 0; t < nt; t++) sparse &= team->sparse[t] != 0;
+    int t, mode = -1; /* the threads' common mode for the first layer's input, else 0 */
+    for (t = 0; t < nt; t++)
+        if (team->sparse[t] >= 0) mode = mode < 0 || mode == team->sparse[t] ? team->sparse[t] : 0;
     for (i = 1; i <= L; i++) {
         const ptrdiff_t I = arch->sizes[i - 1], O = arch->sizes[i];
         const real *Di = D + aoff, *xin = i == 1 ? Xc : A + prev;
@@ -427,7 +430,28 @@ static void FN(team_grads)(real *grad, const real *Xc, const real *A, const real
         ptrdiff_t wh;
         FN(owned_rows)(I, tid, nt, &lo, &hi);
         wh = hi < I ? hi : I;
-        if (wh > lo && m > 0 && i == 1 && sparse) {
+#if defined(CMLP_OWN_GEMM)
+        if (wh > lo && m > 0 && i == 1 && mode == 2) {
+            /* the owned rows in the chunk's union of nonzero columns (the union of the
+             * threads' unions), listed after this thread's union in its region */
+            int32_t *mine = (int32_t *)team->work[tid], *list = mine + 2 + 2 * I;
+            ptrdiff_t nl = 0;
+            for (k = lo; k < wh; k++) {
+                int used = 0;
+                for (t = 0; t < nt; t++)
+                    if (team->sparse[t] >= 0)
+                        used |= FN(union_flags)((const int32_t *)team->work[t], I)[k] != 0;
+                if (used) {
+                    list[nl++] = (int32_t)k;
+                    touched[k] = 1;
+                }
+            }
+            if (nl > 0)
+                FN(mm_list)(nl, O, m, R_LIT(1.0), Xc, 1, I, Di, O, R_LIT(1.0), dW, O, NULL,
+                            list);
+        } else
+#endif
+        if (wh > lo && m > 0 && i == 1 && mode == 1) {
             for (k = lo; k < wh; k++) {
                 real *row = dW + k * O;
                 for (t = 0; t < nt; t++) {
