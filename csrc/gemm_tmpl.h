@@ -21,8 +21,9 @@
  * (ldb), K > 0; C's columns j >= keep are stored. With a list kl, term k is k' = kl[k]
  * (A(i, k'), B's row k'); with a list il, row i is i' = il[i] (A(i', k), C's row i'). rb:
  * CMLP_MM_RB or 1, and the lists NULL or not, constant at each call site (the wrappers
- * below), so the accumulators stay in registers. */
-static inline void FN(mm_block)(real *C, ptrdiff_t ldc, const real *A, ptrdiff_t ais,
+ * below; always inlined, gcc would otherwise share one generic copy), so the accumulators
+ * stay in registers. (CMLP_OWN_GEMM is defined for gcc and clang only.) */
+static inline __attribute__((always_inline)) void FN(mm_block)(real *C, ptrdiff_t ldc, const real *A, ptrdiff_t ais,
                                 ptrdiff_t aks, const real *B, ptrdiff_t ldb, ptrdiff_t K,
                                 real alpha, real beta, ptrdiff_t keep, const int rb,
                                 const int32_t *kl, const int32_t *il)

@@ -84,6 +84,45 @@ def test_forward_loss_gradients_agree_with_the_own_kernels_and_the_reference(
     assert c_on == pytest.approx(rcost, rel=tol) and c_off == pytest.approx(rcost, rel=tol)
 
 
+def _columns_X(rng, N, n, dtype, zero_cols=6, density=0.35):
+    """Inputs shaped like MNIST's: the first zero_cols columns zero in every row (the image
+    border), the others nonzero with probability density. In blocks of 13 rows or more the
+    first layer then takes the AVX-512 variant's dense product over the union of nonzero
+    columns (B |union| <= 4 nnz); in a few rows the sparse kernels or the GEMM."""
+    X = _sparse_X(rng, N, n, density, dtype)
+    X[:, :zero_cols] = 0
+    return X
+
+
+# the shapes at the edges of the AVX-512 variant's own products: rows 1, 13 and 77 (blocks of 8
+# and the rows after them), widths 70 and 300 (not multiples of the 32 float32 / 16 float64
+# columns of a strip), an output of 9 (narrower than a strip: BLAS), and the transposed
+# product of the second layer's backward pass summing over 300 > 256 terms (its panel takes
+# them in two pieces)
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("N", [1, 13, 64, 77, _core.GEMM_BLOCK_ROWS + 3])
+def test_layer_products_at_the_block_edges_agree_with_the_reference(dtype, N, each_isa):
+    rng = np.random.default_rng(N)
+    X = _columns_X(rng, N, 24, dtype)
+    labels = rng.integers(0, 9, N)
+    net = cmlp.Network([24, 70, 300, 9], activation=["relu", "tanh"], loss="cross_entropy",
+                       init="he", dtype=dtype, seed=N)
+    W, b = ref_params(net)
+    T = cmlp.one_hot(labels, 9)
+    Y_on, Y_off = _both(lambda: net.forward(X))
+    Y_ref = ref.forward(W, b, net.activations, X.astype(np.float64))
+    assert_close(Y_on, Y_ref, dtype, "forward (BLAS)")
+    assert_close(Y_off, Y_ref, dtype, "forward (own)")
+    (dW_on, db_on), _ = _both(lambda: net.gradients(X, labels))
+    rW, rb, rcost = ref.gradients(W, b, net.activations, "cross_entropy",
+                                  X.astype(np.float64), T)
+    for i in range(3):
+        assert_close(dW_on[i], rW[i], dtype, f"dW[{i}]")
+        assert_close(db_on[i], rb[i].ravel(), dtype, f"db[{i}]")
+    # the rows of W_1 for the always-zero inputs get exactly no gradient
+    assert not dW_on[0][:6].any()
+
+
 def test_the_sparse_first_layer_is_exact_about_zeros_and_non_finite_inputs():
     rng = np.random.default_rng(3)
     X = _sparse_X(rng, 40, 30, 0.1, np.float64)
@@ -200,6 +239,43 @@ def test_a_team_trains_as_one_thread_up_to_summation_order(dtype, n_threads, opt
     _team_run(team3, X, T, perm[96:], None if U is None else U[96:], drop)
     np.testing.assert_array_equal(p3, p2)
     assert o3.t == o2.t
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+def test_a_team_on_mnist_shaped_inputs_trains_as_one_thread(dtype, optimizer, each_isa):
+    # batches of 64 rows of MNIST-like inputs: in the AVX-512 variant the first layer takes
+    # the product over the union of nonzero columns, each thread over its own rows' union
+    # forward and over the chunk's union (both threads' columns) for the gradient
+    rng = np.random.default_rng(7)
+    N = 200
+    X = _columns_X(rng, N, 40, dtype, zero_cols=10)
+    T = cmlp.one_hot(rng.integers(0, 5, N), 5, dtype=dtype)
+    net = cmlp.Network([40, 70, 5], activation="relu", loss="cross_entropy", init="he",
+                       dtype=dtype, seed=3)
+    P = net.n_params
+    perm = np.random.default_rng(1).permutation(N).astype(np.int64)
+    code = _core.OPTIMIZER_CODES[optimizer]
+    lr = 0.05 if optimizer == "sgd" else 0.01
+    p1, g1, s1 = net.params.copy(), np.zeros(P, dtype), np.zeros(2 * P, dtype)
+    o1 = _core.Optim(code, lr)
+    status1, done1, loss1 = _core.train_batches(net._arch, o1, p1, g1, s1, X, T, perm, 64,
+                                                None, np.zeros(1))
+    p2, g2, s2 = net.params.copy(), np.zeros(P, dtype), np.zeros(2 * P, dtype)
+    o2 = _core.Optim(code, lr)
+    team = _core.Team(net._arch, o2, p2, g2, s2, 2, 64)
+    status2, done2, loss2 = _team_run(team, X, T, perm, None, np.zeros(1))
+    assert (status1, done1) == (status2, done2) == (0, N)
+    tol = dict(rtol=1e-4, atol=1e-5) if dtype == np.float32 else dict(rtol=1e-10, atol=1e-13)
+    if dtype == np.float32 and optimizer == "adam":
+        tol["atol"] = 1e-4  # see test_a_team_trains_as_one_thread_up_to_summation_order
+    np.testing.assert_allclose(p2, p1, **tol)
+    assert loss2 == pytest.approx(loss1, rel=tol["rtol"])
+    assert not g2.any()
+    # the first layer's rows for the always-zero inputs: untouched by plain SGD
+    if optimizer == "sgd":
+        W1 = net.params[:40 * 70].reshape(40, 70)
+        np.testing.assert_array_equal(p2[:40 * 70].reshape(40, 70)[:10], W1[:10])
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
