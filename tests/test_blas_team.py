@@ -243,10 +243,12 @@ def test_a_team_trains_as_one_thread_up_to_summation_order(dtype, n_threads, opt
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("optimizer", ["sgd", "adam"])
-def test_a_team_on_mnist_shaped_inputs_trains_as_one_thread(dtype, optimizer, each_isa):
+@pytest.mark.parametrize("n_threads", [2, 3, 5])
+def test_a_team_on_mnist_shaped_inputs_trains_as_one_thread(dtype, optimizer, n_threads,
+                                                            each_isa):
     # batches of 64 rows of MNIST-like inputs: in the AVX-512 variant the first layer takes
     # the product over the union of nonzero columns, each thread over its own rows' union
-    # forward and over the chunk's union (both threads' columns) for the gradient
+    # forward and over the chunk's union (all threads' columns) for the gradient
     rng = np.random.default_rng(7)
     N = 200
     X = _columns_X(rng, N, 40, dtype, zero_cols=10)
@@ -263,7 +265,7 @@ def test_a_team_on_mnist_shaped_inputs_trains_as_one_thread(dtype, optimizer, ea
                                                 None, np.zeros(1))
     p2, g2, s2 = net.params.copy(), np.zeros(P, dtype), np.zeros(2 * P, dtype)
     o2 = _core.Optim(code, lr)
-    team = _core.Team(net._arch, o2, p2, g2, s2, 2, 64)
+    team = _core.Team(net._arch, o2, p2, g2, s2, n_threads, 64)
     status2, done2, loss2 = _team_run(team, X, T, perm, None, np.zeros(1))
     assert (status1, done1) == (status2, done2) == (0, N)
     tol = dict(rtol=1e-4, atol=1e-5) if dtype == np.float32 else dict(rtol=1e-10, atol=1e-13)
@@ -295,6 +297,34 @@ def test_a_team_stops_at_a_non_finite_batch_with_the_previous_parameters(dtype):
     _core.train_batches(net._arch, o, q, h, u, X, T, perm[:48], 16, None, np.zeros(2))
     tol = dict(rtol=1e-4, atol=1e-6) if dtype == np.float32 else dict(rtol=1e-10, atol=1e-13)
     np.testing.assert_allclose(p, q, **tol)
+
+
+@pytest.mark.parametrize("n_threads", [2, 3])
+def test_a_team_on_mnist_shaped_inputs_undoes_an_overflowing_update(n_threads, each_isa):
+    # float32, a learning rate that overflows the second batch's update: the team stops there
+    # with every thread's rows as after the first batch, as one thread does
+    rng = np.random.default_rng(8)
+    X = _columns_X(rng, 256, 40, np.float32, zero_cols=10)
+    T = cmlp.one_hot(rng.integers(0, 5, 256), 5, dtype=np.float32)
+    net = cmlp.Network([40, 70, 5], activation="relu", loss="cross_entropy", init="he",
+                       dtype="float32", seed=3)
+    P = net.n_params
+    perm = np.arange(256, dtype=np.int64)
+    results = []
+    for team_size in (None, n_threads):
+        p, g, s = net.params.copy(), np.zeros(P, np.float32), np.zeros(2 * P, np.float32)
+        opt = _core.Optim(_core.OPTIMIZER_CODES["sgd"], 3e37)
+        if team_size is None:
+            out = _core.train_batches(net._arch, opt, p, g, s, X, T, perm, 64, None,
+                                      np.zeros(1))
+        else:
+            team = _core.Team(net._arch, opt, p, g, s, team_size, 64)
+            out = _team_run(team, X, T, perm, None, np.zeros(1))
+        results.append((out[0], out[1], p))
+    (st1, done1, p1), (st2, done2, p2) = results
+    assert st1 == st2 == 1 and done1 == done2
+    assert np.isfinite(p2).all()
+    np.testing.assert_allclose(p2, p1, rtol=1e-4, atol=1e-5)
 
 
 def test_a_team_undoes_an_overflowing_update():
