@@ -51,6 +51,23 @@ def test_blas_switch_and_block_rows():
         _core.set_blas(previous)
 
 
+def _against_the_reference(net, X, labels, n_out, dtype):
+    """net's forward pass (BLAS and own kernels) and gradients (BLAS) against the
+    reference's; returns the gradients with BLAS and without, and the reference cost."""
+    W, b = ref_params(net)
+    T = cmlp.one_hot(labels, n_out)
+    Y_on, Y_off = _both(lambda: net.forward(X))
+    Y_ref = ref.forward(W, b, net.activations, X.astype(np.float64))
+    assert_close(Y_on, Y_ref, dtype, "forward (BLAS)")
+    assert_close(Y_off, Y_ref, dtype, "forward (own)")
+    on, off = _both(lambda: net.gradients(X, labels))
+    rW, rb, rcost = ref.gradients(W, b, net.activations, net.loss, X.astype(np.float64), T)
+    for i in range(len(rW)):
+        assert_close(on[0][i], rW[i], dtype, f"dW[{i}] (BLAS)")
+        assert_close(on[1][i], rb[i].ravel(), dtype, f"db[{i}] (BLAS)")
+    return on, off, rcost
+
+
 # rows around the block sizes (own 32, BLAS GEMM_BLOCK_ROWS); widths around the sparse strips (64 float32
 # or 32 float64 columns) and below one strip; first-layer inputs sparse (the sparse kernels)
 # and dense (a GEMM)
@@ -66,18 +83,8 @@ def test_forward_loss_gradients_agree_with_the_own_kernels_and_the_reference(
     labels = rng.integers(0, 4, N)
     net = cmlp.Network([20, width, 9, 4], activation=["relu", "tanh"], loss="cross_entropy",
                        init="he", dtype=dtype, seed=width)
-    W, b = ref_params(net)
-    T = cmlp.one_hot(labels, 4)
-    Y_on, Y_off = _both(lambda: net.forward(X))
-    Y_ref = ref.forward(W, b, net.activations, X.astype(np.float64))
-    assert_close(Y_on, Y_ref, dtype, "forward (BLAS)")
-    assert_close(Y_off, Y_ref, dtype, "forward (own)")
-    (dW_on, db_on), (dW_off, db_off) = _both(lambda: net.gradients(X, labels))
-    rW, rb, rcost = ref.gradients(W, b, net.activations, "cross_entropy",
-                                  X.astype(np.float64), T)
+    (dW_on, _), (dW_off, _), rcost = _against_the_reference(net, X, labels, 4, dtype)
     for i in range(3):
-        assert_close(dW_on[i], rW[i], dtype, f"dW[{i}] (BLAS)")
-        assert_close(db_on[i], rb[i].ravel(), dtype, f"db[{i}] (BLAS)")
         assert_close(dW_off[i], dW_on[i], dtype, f"dW[{i}] own vs BLAS")
     c_on, c_off = _both(lambda: net.cost(X, labels))
     tol = 1e-4 if dtype == np.float32 else 1e-10
@@ -107,18 +114,7 @@ def test_layer_products_at_the_block_edges_agree_with_the_reference(dtype, N, ea
     labels = rng.integers(0, 9, N)
     net = cmlp.Network([24, 70, 300, 9], activation=["relu", "tanh"], loss="cross_entropy",
                        init="he", dtype=dtype, seed=N)
-    W, b = ref_params(net)
-    T = cmlp.one_hot(labels, 9)
-    Y_on, Y_off = _both(lambda: net.forward(X))
-    Y_ref = ref.forward(W, b, net.activations, X.astype(np.float64))
-    assert_close(Y_on, Y_ref, dtype, "forward (BLAS)")
-    assert_close(Y_off, Y_ref, dtype, "forward (own)")
-    (dW_on, db_on), _ = _both(lambda: net.gradients(X, labels))
-    rW, rb, rcost = ref.gradients(W, b, net.activations, "cross_entropy",
-                                  X.astype(np.float64), T)
-    for i in range(3):
-        assert_close(dW_on[i], rW[i], dtype, f"dW[{i}]")
-        assert_close(db_on[i], rb[i].ravel(), dtype, f"db[{i}]")
+    (dW_on, _), _, _ = _against_the_reference(net, X, labels, 9, dtype)
     # the rows of W_1 for the always-zero inputs get exactly no gradient
     assert not dW_on[0][:6].any()
 
