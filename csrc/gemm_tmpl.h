@@ -136,7 +136,8 @@ static void FN(mm)(ptrdiff_t M, ptrdiff_t N, ptrdiff_t K, real alpha, const real
 }
 
 #ifndef CMLP_MM_KC
-#define CMLP_MM_KC 256 /* rows of mm_nt's transposed panel: 32 KB on the stack */
+#define CMLP_MM_KC 128 /* rows of mm_nt's transposed panel: 16 KB on the stack (a thread's
+                        * stack can be as small as musl's 128 KB) */
 #endif
 
 /* C (M, N) = alpha A B^T + beta C, A (M, K) (lda), B (N, K) (ldb), N >= CMLP_MM_CB, K > 0.

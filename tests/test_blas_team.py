@@ -104,8 +104,8 @@ def _columns_X(rng, N, n, dtype, zero_cols=6, density=0.35):
 # the shapes at the edges of the AVX-512 variant's own products: rows 1, 13 and 77 (blocks of 8
 # and the rows after them), widths 70 and 300 (not multiples of the 32 float32 / 16 float64
 # columns of a strip), an output of 9 (narrower than a strip: BLAS), and the transposed
-# product of the second layer's backward pass summing over 300 > 256 terms (its panel takes
-# them in two pieces)
+# product of the second layer's backward pass summing over 300 > 128 terms (its panel takes
+# them in three pieces)
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("N", [1, 13, 64, 77, _core.GEMM_BLOCK_ROWS + 3])
 def test_layer_products_at_the_block_edges_agree_with_the_reference(dtype, N, each_isa):
