@@ -418,6 +418,7 @@ static void FN(sparse_forward)(real *a, const int32_t *idx, const real *W, const
 #define CMLP_UNION_RATIO 4.0
 #endif
 
+#if defined(CMLP_OWN_GEMM)
 /* The union of a block's nonzero columns (mode 2 of sparse_index) in its index region idx:
  * idx[0] = its size nu, idx[1 .. nu] the columns in increasing order, then I flags, 1 for
  * a column in the union. */
@@ -431,6 +432,7 @@ static const int32_t *FN(union_flags)(const int32_t *idx, ptrdiff_t I)
 {
     return idx + 1 + I;
 }
+#endif
 
 /* How a block's layer input x (B, I) should multiply, with what it needs in the region idx
  * (see arch.c):
