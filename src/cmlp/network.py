@@ -42,8 +42,10 @@ CLASSIFICATION_OUTPUTS = ("sigmoid", "softmax", "tanh")
 # minibatch gradients are split over threads only when every thread gets at least this many
 # multiply-adds (rows x parameters); below it, thread hand-offs cost more than they save
 MIN_WORK_PER_THREAD = 1 << 19
-# rows x parameters per call into C between signal checks and progress updates (~10 ms)
-_CHUNK_WORK = 1 << 25
+# rows x parameters per per-sample call into C between progress updates (about 10-40 ms;
+# each call copies the parameters into the driver's padded layout and back, which at 2**25
+# cost several percent of a per-sample epoch on the notes' network)
+_CHUNK_WORK = 1 << 27
 # the same for minibatch steps, whose work per row is smaller (BLAS, the sparse first layer):
 # about 8 batches of 64 on the notes' network for the first call of a fit; later calls are
 # sized from the time the last one took, toward _BATCH_CHUNK_SECONDS (each call into a team
