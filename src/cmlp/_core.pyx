@@ -342,7 +342,7 @@ def sgd_epoch(Arch arch, floating[::1] params, const floating[:, ::1] X,
     is (a batch of one row), and weight the returned loss_sum.
 
     Runs in chunks of rows without the GIL and checks for signals between chunks, so
-    Ctrl-C raises KeyboardInterrupt within milliseconds, with params as after the last
+    Ctrl-C raises KeyboardInterrupt within tens of milliseconds, with params as after the last
     completed row. Returns ``(status, done, loss_sum)``: status 0 (all rows done) or 1
     (stop_nonfinite only: stopped before updating on the row ``perm[done]``, whose loss is
     not finite); loss_sum is the sum of the done rows' losses, each before its update.
