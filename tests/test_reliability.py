@@ -748,6 +748,121 @@ def test_fit_releases_the_gil_during_c_epochs():
     assert woke < 0.2 + 0.5 * (total - 0.2)
 
 
+class _AffinityProbe:
+    """A stand-in for ``_core.Team``: run(k) records the CPUs this thread may use."""
+
+    n_threads = 2
+
+    def __init__(self, fail=False):
+        self.seen, self.fail = {}, fail
+
+    def run(self, k):
+        self.seen[k] = os.sched_getaffinity(0)
+        if self.fail:
+            raise RuntimeError("member failed")
+        return 7
+
+
+def _in_a_thread(fn):
+    """fn() on a fresh thread (its affinity is its own); returns (result, error, the
+    thread's affinity after fn)."""
+    out = {}
+
+    def body():
+        try:
+            out["result"] = fn()
+        except Exception as e:  # noqa: BLE001 - handed back to the test
+            out["error"] = e
+        out["after"] = os.sched_getaffinity(0)
+
+    t = threading.Thread(target=body)
+    t.start()
+    t.join()
+    return out.get("result"), out.get("error"), out["after"]
+
+
+def test_team_cpus_pins_only_a_team_as_large_as_the_usable_cpus(monkeypatch):
+    from cmlp.network import _team_cpus
+    if not hasattr(os, "sched_setaffinity"):
+        assert _team_cpus(2) is None
+        return
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {5, 1, 3, 7})
+    assert _team_cpus(4) == [1, 3, 5, 7]   # one member per usable CPU, in order
+    assert _team_cpus(2) is None           # a smaller team: not held to the first CPUs
+    assert _team_cpus(8) is None           # a larger one: oversubscribed anyway
+    assert _team_cpus(1) is None
+
+    def refuse(pid):
+        raise OSError("not allowed")
+    monkeypatch.setattr(os, "sched_getaffinity", refuse)
+    assert _team_cpus(4) is None
+    monkeypatch.delattr(os, "sched_setaffinity")
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1})
+    assert _team_cpus(2) is None           # no way to set it (not Linux)
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="Linux thread affinity")
+@pytest.mark.parametrize("fail", [False, True])
+def test_a_team_member_runs_on_its_cpu_and_is_let_go_after(fail):
+    from cmlp.network import _run_member
+    allowed = sorted(os.sched_getaffinity(0))
+    cpus = [allowed[0], allowed[-1]]
+    probe = _AffinityProbe(fail)
+    result, error, after = _in_a_thread(lambda: _run_member(probe, 1, cpus))
+    assert probe.seen[1] == {cpus[1]}      # member 1 ran on cpus[1] alone
+    assert after == set(allowed)           # and the thread was let go afterwards
+    if fail:
+        assert isinstance(error, RuntimeError) and result is None
+    else:
+        assert error is None and result == 7
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="Linux thread affinity")
+def test_a_team_member_runs_unpinned_where_the_os_refuses(monkeypatch):
+    from cmlp.network import _run_member
+
+    def refuse(pid, cpus):
+        raise OSError("operation not permitted")
+    monkeypatch.setattr(os, "sched_setaffinity", refuse)
+    allowed = os.sched_getaffinity(0)
+    probe = _AffinityProbe()
+    result, error, after = _in_a_thread(lambda: _run_member(probe, 0, [min(allowed)]))
+    assert error is None and result == 7
+    assert probe.seen[0] == allowed == after
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="Linux thread affinity")
+def test_a_pinned_team_fit_leaves_the_callers_affinity_and_equals_one_thread(monkeypatch):
+    # n_threads = the usable CPUs pins the team (member k on the k-th usable CPU while it
+    # runs); the calling thread's own affinity is not touched, and the result is the
+    # one-thread result, bit for bit
+    import cmlp.network as network_module
+    allowed = os.sched_getaffinity(0)
+    if len(allowed) < 2:
+        pytest.skip("needs two usable CPUs")
+    if not cmlp._core.get_blas():
+        pytest.skip("without BLAS the team sums per-thread gradients: not one thread's bits")
+    real = network_module._run_member
+    seen = []
+
+    def spy(team, k, cpus):
+        seen.append((k, None if cpus is None else cpus[k]))
+        return real(team, k, cpus)
+    monkeypatch.setattr(network_module, "_run_member", spy)
+    X, y = _thread_data(2000, 60, seed=4)
+    nets = {}
+    for n in (1, len(allowed)):
+        net = cmlp.Network([60, 256, 64, 10], activation="relu", loss="cross_entropy",
+                           seed=0)
+        net.fit(X, y, epochs=2, batch_size=64, lr=0.05, n_threads=n, seed=1, verbose=0)
+        nets[n] = net
+        assert os.sched_getaffinity(0) == allowed
+    order = sorted(allowed)
+    assert seen and all(cpu == order[k] for k, cpu in seen), seen
+    assert {k for k, _ in seen} == set(range(len(allowed)))
+    assert np.array_equal(nets[1].params, nets[len(allowed)].params)
+
+
 # ============================================================== determinism
 
 DETERMINISM_CHILD = textwrap.dedent("""
