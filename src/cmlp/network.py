@@ -211,11 +211,10 @@ def _team_chunk(team, pool, cpus=None):
     With ``cpus`` (``_team_cpus``), member k is held to CPU ``cpus[k]`` for the chunk and let
     go after it (the pool thread also runs fit's evaluation, which should stay free to
     move). The members wait for each other at a spinning barrier twice a batch, so two of
-    them on one CPU, even for a few milliseconds, stall the whole team; left to the
-    scheduler, a two-thread fit's first epoch ran well behind its second. On the 2-core VM
-    (the 784-500-200-10 ReLU network, batch 64, two-epoch fits, 4 alternated processes of 8
-    fits each): first epoch minus second, medians per process, 8-46 ms unpinned and 1-16 ms
-    pinned; the first call into the team 21-29 against 17-27 us per row."""
+    them on one CPU, even for a few milliseconds, stall the whole team. Left to the
+    scheduler on the 2-core VM, the two members of a two-thread fit were on the same CPU in
+    8-12% of the samples (every 0.5 ms) taken while both were runnable; pinned, in 0-0.1%.
+    The README gives the timings."""
     futures = [pool.submit(_one_blas_thread, _run_member, team, k, cpus)
                for k in range(1, team.n_threads)]
     try:
