@@ -1055,7 +1055,9 @@ class Network:
             The per-sample path (batch_size 1) is always single-threaded. The end-of-epoch
             evaluation (History's cost and accuracy, and the validation set's) uses
             ``n_threads`` in every mode, row slices as in :meth:`forward`, their sums added
-            in order.
+            in order. On Linux, when ``n_threads`` equals the number of CPUs this process
+            may use, each minibatch thread is held to its own CPU while it runs a chunk of
+            batches (the calling thread's affinity is not changed).
         sample_weight : array-like of shape (N,), optional
             One finite weight >= 0 per row of X (not all zero): row r's loss term counts
             ``w_r`` times. Each minibatch step then uses the **weighted mean** of the batch's
