@@ -832,35 +832,39 @@ def test_a_team_member_runs_unpinned_where_the_os_refuses(monkeypatch):
 
 
 @pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="Linux thread affinity")
-def test_a_pinned_team_fit_leaves_the_callers_affinity_and_equals_one_thread(monkeypatch):
+def test_a_pinned_team_fit_leaves_the_callers_affinity_and_changes_no_result(monkeypatch):
     # n_threads = the usable CPUs pins the team (member k on the k-th usable CPU while it
-    # runs); the calling thread's own affinity is not touched, and the result is the
-    # one-thread result, bit for bit
+    # runs); the calling thread's own affinity is not touched, and the parameters are those
+    # of the same fit left unpinned, bit for bit
     import cmlp.network as network_module
     allowed = os.sched_getaffinity(0)
-    if len(allowed) < 2:
-        pytest.skip("needs two usable CPUs")
-    if not cmlp._core.get_blas():
-        pytest.skip("without BLAS the team sums per-thread gradients: not one thread's bits")
-    real = network_module._run_member
+    n = len(allowed)
+    if not 2 <= n <= 64:  # a team has at most batch_size (64) members
+        pytest.skip("needs 2 to 64 usable CPUs")
+    monkeypatch.setattr(network_module, "MIN_WORK_PER_THREAD", 1)  # a team on any CPU count
+    real_run, real_cpus = network_module._run_member, network_module._team_cpus
     seen = []
 
     def spy(team, k, cpus):
         seen.append((k, None if cpus is None else cpus[k]))
-        return real(team, k, cpus)
+        return real_run(team, k, cpus)
     monkeypatch.setattr(network_module, "_run_member", spy)
     X, y = _thread_data(2000, 60, seed=4)
-    nets = {}
-    for n in (1, len(allowed)):
+    params = {}
+    for pinned in (True, False):
+        monkeypatch.setattr(network_module, "_team_cpus",
+                            real_cpus if pinned else (lambda n_threads: None))
+        seen.clear()
         net = cmlp.Network([60, 256, 64, 10], activation="relu", loss="cross_entropy",
                            seed=0)
         net.fit(X, y, epochs=2, batch_size=64, lr=0.05, n_threads=n, seed=1, verbose=0)
-        nets[n] = net
+        params[pinned] = net.params.copy()
         assert os.sched_getaffinity(0) == allowed
-    order = sorted(allowed)
-    assert seen and all(cpu == order[k] for k, cpu in seen), seen
-    assert {k for k, _ in seen} == set(range(len(allowed)))
-    assert np.array_equal(nets[1].params, nets[len(allowed)].params)
+        assert {k for k, _ in seen} == set(range(n)), seen  # every member ran
+        order = sorted(allowed)
+        expected = [order[k] if pinned else None for k, _ in seen]
+        assert [cpu for _, cpu in seen] == expected
+    assert np.array_equal(params[True], params[False])
 
 
 # ============================================================== determinism
