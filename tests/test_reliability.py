@@ -600,6 +600,23 @@ SIGINT_CHILD = textwrap.dedent("""
 """)
 
 
+def test_sgd_chunk_rows_amortises_the_copy_without_lengthening_small_networks_chunks():
+    from cmlp import _core
+
+    def old(P):  # about 2**25 multiply-adds: tens of ms whatever the network
+        return max(1, (1 << 25) // (P + 256))
+    # small networks (rows cost more per parameter): the 2**25 chunks they always had
+    for P in (9, 67, 3760, 100_000):
+        assert _core.sgd_chunk_rows(P) == old(P)
+    # the notes' network: 256 rows, not 67 (each chunk copies and checks every parameter)
+    assert old(497_420) == 67 and _core.sgd_chunk_rows(497_420) == 256
+    # larger ones: as many rows as 2**27 multiply-adds allow, never fewer than before
+    for P in (2_400_000, 100_000_000):
+        assert _core.sgd_chunk_rows(P) == max(old(P), (1 << 27) // (P + 256)) < 256
+    with pytest.raises(ValueError, match="n_params"):
+        _core.sgd_chunk_rows(-1)
+
+
 def test_sigint_during_a_long_c_epoch_interrupts_quickly():
     proc = subprocess.Popen([sys.executable, "-c", SIGINT_CHILD], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)

@@ -42,11 +42,8 @@ CLASSIFICATION_OUTPUTS = ("sigmoid", "softmax", "tanh")
 # minibatch gradients are split over threads only when every thread gets at least this many
 # multiply-adds (rows x parameters); below it, thread hand-offs cost more than they save
 MIN_WORK_PER_THREAD = 1 << 19
-# rows x parameters per per-sample call into C between progress updates (about 10-40 ms;
-# each call copies the parameters into the driver's padded layout and back, which at 2**25
-# cost several percent of a per-sample epoch on the notes' network)
-_CHUNK_WORK = 1 << 27
-# the same for minibatch steps, whose work per row is smaller (BLAS, the sparse first layer):
+# per-sample calls into C between progress updates take _core.sgd_chunk_rows rows;
+# rows x parameters per call into C for minibatch steps, whose work per row is smaller (BLAS, the sparse first layer):
 # about 8 batches of 64 on the notes' network for the first call of a fit; later calls are
 # sized from the time the last one took, toward _BATCH_CHUNK_SECONDS (each call into a team
 # of threads wakes its threads, which cost ~1-2 ms per call on this VM), up to
@@ -1405,9 +1402,10 @@ class Network:
         w = config["w"]
         copt = _core.Optim(kind, lr0, l1=l1, l2=l2, scale_penalty=config["scale_penalty"],
                            **opt.hyperparameters())
-        # rows per call into C: whole batches, about _CHUNK_WORK multiply-adds
-        work = _CHUNK_WORK if per_sample else _BATCH_CHUNK_WORK
-        chunk = max(1, work // ((P + 256) * B)) * B
+        # rows per call into C: sgd_epoch's own chunk, or whole batches of about
+        # _BATCH_CHUNK_WORK multiply-adds
+        chunk = (_core.sgd_chunk_rows(P) if per_sample
+                 else max(1, _BATCH_CHUNK_WORK // ((P + 256) * B)) * B)
         max_chunk = chunk if per_sample else chunk * _BATCH_CHUNK_GROWTH
         threads = min(config["n_threads"], B)
         if B * P < threads * MIN_WORK_PER_THREAD:
