@@ -1,6 +1,7 @@
 """cmlp.MLPClassifier / cmlp.MLPRegressor: scikit-learn's estimator checks, its tools
 (Pipeline, GridSearchCV, cross_val_score), the fitted attributes, and the mapping onto the
 engine pinned against sklearn.neural_network on the same data and initial weights."""
+import copy
 import pickle
 import warnings
 
@@ -558,3 +559,67 @@ def test_feature_names_in():
     with pytest.raises(ValueError, match="feature names should match"):
         clf.predict(df.rename(columns={"x0": "other"}))
     assert cmlp.MLPClassifier is MLPClassifier
+
+
+def _small_regression():
+    X = np.random.default_rng(0).normal(size=(50, 3))
+    return X, X.sum(1)
+
+
+@pytest.mark.parametrize("serialise", ["pickle", "deepcopy"])
+def test_serialising_a_fitted_estimator_leaves_it_unchanged(serialise):
+    # on Python 3.11+ the pickled state is the instance's own __dict__: removing entries
+    # from it removed them from the estimator, and the next warm-start fit started again
+    X, y = _small_regression()
+    est = MLPRegressor(hidden_layer_sizes=(4,), random_state=0, max_iter=20)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        est.fit(X, y)
+        ref = copy.deepcopy(est) if serialise == "pickle" else pickle.loads(pickle.dumps(est))
+        copied = pickle.loads(pickle.dumps(est)) if serialise == "pickle" else copy.deepcopy(est)
+        assert hasattr(est, "coefs_") and hasattr(est, "intercepts_")
+        est.set_params(warm_start=True, max_iter=1).fit(X, y)
+        ref.set_params(warm_start=True, max_iter=1).fit(X, y)
+    assert est.t_ == ref.t_ == 21 * X.shape[0]
+    np.testing.assert_array_equal(est.network_.params, ref.network_.params)
+    np.testing.assert_array_equal(copied.predict(X), copied.network_.forward(X).ravel())
+
+
+def test_assigning_coefs_and_intercepts_changes_the_model():
+    X, y = _small_regression()
+    est = MLPRegressor(hidden_layer_sizes=(4,), random_state=0, max_iter=20)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        est.fit(X, y)
+    est.coefs_ = [np.zeros_like(W) for W in est.coefs_]
+    est.intercepts_ = [np.full_like(b, 7.0) for b in est.intercepts_]
+    np.testing.assert_array_equal(est.predict(X[:3]), [7.0, 7.0, 7.0])
+    est.coefs_[1] = np.ones((4, 1))  # one item, as scikit-learn's list takes it
+    np.testing.assert_array_equal(est.network_.weights[1], np.ones((4, 1)))
+    assert est.coefs_[1] is not None and np.shares_memory(est.coefs_[1], est.network_.params)
+    with pytest.raises(ValueError, match=r"coefs_: weights\[0\] must have shape \(3, 4\)"):
+        est.coefs_[0] = np.ones((2, 4))
+    with pytest.raises(ValueError, match="intercepts_"):
+        est.intercepts_ = [np.zeros(4)]
+    with pytest.raises(AttributeError, match="only on a fitted estimator"):
+        MLPRegressor().coefs_ = [np.zeros((3, 4))]
+    assert not hasattr(MLPRegressor(), "coefs_")
+    # a warm-start fit starts from the assigned weights
+    before = est.network_.params.copy()
+    est.set_params(warm_start=True, max_iter=1, learning_rate_init=1e-12)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        est.fit(X, y)
+    np.testing.assert_allclose(est.network_.params, before, atol=1e-9)
+
+
+def test_warm_start_refuses_a_loss_that_needs_another_output_activation():
+    X, y = _small_regression()
+    est = MLPRegressor(hidden_layer_sizes=(4,), random_state=0, max_iter=5, warm_start=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        est.fit(X, np.exp(0.1 * y))
+    est.set_params(loss="poisson")
+    with pytest.raises(ValueError, match="output activation is 'identity'; loss='poisson' "
+                                         "needs 'exp'. Set warm_start=False"):
+        est.fit(X, np.exp(0.1 * y))

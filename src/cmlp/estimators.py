@@ -141,7 +141,9 @@ Other differences from ``sklearn.neural_network``:
   non-finite-weights ``ValueError``. With lbfgs nothing is printed: scikit-learn passes its
   ``iprint`` only to scipy < 1.15.
 - ``coefs_[i]`` and ``intercepts_[i]`` are live views into the network's flat parameter
-  buffer: writing into them (``clf.coefs_[0][...] = W``) changes the predictions.
+  buffer: writing into them (``clf.coefs_[0][...] = W``), replacing one
+  (``clf.coefs_[0] = W``) or assigning the list (``clf.coefs_ = [...]``) changes the
+  predictions, as in scikit-learn (the values are copied in after their shapes are checked).
   ``network_`` is the fitted :class:`cmlp.Network` itself.
 """
 from __future__ import annotations
@@ -197,6 +199,37 @@ _LOSSES = {"log_loss": "cross_entropy", "squared_error": "mse", "tse": "tse",
 _DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 # sparse X: scipy.sparse CSR and CSC (other formats are converted to CSR by validate_data)
 _SPARSE = ["csr", "csc"]
+
+
+class _ParamList(list):
+    """``coefs_`` or ``intercepts_``: a list of views into a network's parameter buffer in
+    which replacing an item (``coefs_[0] = W``) copies W into the network, as assigning
+    scikit-learn's list item changes its model."""
+
+    def __init__(self, net, attr):
+        self._net = net
+        self._attr = attr  # "coefs_" or "intercepts_"
+        self._which = "weights" if attr == "coefs_" else "biases"
+        super().__init__(getattr(net, self._which))
+
+    def assign(self, values):
+        """Copy values (one array per layer) into the network: Network's checks of the
+        count and the shapes, with this attribute's name in the message."""
+        try:
+            setattr(self._net, self._which, values)
+        except (ValueError, TypeError) as exc:
+            raise type(exc)(f"{self._attr}: {exc}") from None
+
+    def __setitem__(self, index, value):
+        if isinstance(index, slice):
+            raise TypeError(f"{self._attr} takes one array at a time ({self._attr}[i] = "
+                            f"array), not a slice")
+        values = list(getattr(self._net, self._which))
+        values[index] = value
+        self.assign(values)
+
+    def __reduce__(self):  # a pickled copy is a plain list of arrays
+        return (list, (list(self),))
 
 
 class _BaseMLP(BaseEstimator):
@@ -300,10 +333,35 @@ class _BaseMLP(BaseEstimator):
                        init="xavier", dtype=self._dtype(), seed=0)
 
     def _attach(self, net):
-        """Make net the fitted network; coefs_/intercepts_ are views into its buffer."""
+        """Make net the fitted network (coefs_/intercepts_ are views into its buffer)."""
         self.network_ = net
-        self.coefs_ = list(net.weights)
-        self.intercepts_ = list(net.biases)
+
+    def _param_list(self, attr):
+        net = self.__dict__.get("network_")
+        if net is None:  # hasattr(est, "coefs_") is False before fitting, as in scikit-learn
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {attr!r} "
+                                 f"(not fitted)")
+        return _ParamList(net, attr)
+
+    def _set_param_list(self, attr, values):
+        net = self.__dict__.get("network_")
+        if net is None:
+            raise AttributeError(f"{attr} can be set only on a fitted estimator: its values "
+                                 f"are copied into the fitted network (network_)")
+        _ParamList(net, attr).assign(values)
+
+    coefs_ = property(
+        lambda self: self._param_list("coefs_"),
+        lambda self, values: self._set_param_list("coefs_", values),
+        doc="The weight matrices, ``coefs_[i]`` of shape ``(n_i, n_{i+1})``: views into "
+            "the fitted network's parameter buffer. Writing into them "
+            "(``coefs_[0][...] = W``), replacing one (``coefs_[0] = W``) or assigning "
+            "the list (``coefs_ = [...]``) copies the values into the network.")
+    intercepts_ = property(
+        lambda self: self._param_list("intercepts_"),
+        lambda self, values: self._set_param_list("intercepts_", values),
+        doc="The bias vectors, ``intercepts_[i]`` of shape ``(n_{i+1},)``: views into the "
+            "fitted network's parameter buffer, written as ``coefs_`` is.")
 
     def _reuse(self, layers):
         """warm_start / partial_fit: keep the weights; rebuild the network only if settings
@@ -316,6 +374,12 @@ class _BaseMLP(BaseEstimator):
                 f"Set warm_start=False (or call fit) to start a new network.")
         wanted = (_ACTIVATIONS[self.activation], self._engine_loss(), self._dtype())
         hidden = net.activations[:-1]
+        out = self._out_activation()
+        if out != self.out_activation_:
+            raise ValueError(
+                f"warm_start and partial_fit keep the fitted network, whose output activation "
+                f"is {self.out_activation_!r}; loss={self.loss!r} needs {out!r}. Set "
+                f"warm_start=False (or call fit) to start a new network.")
         if (hidden and hidden[0] != wanted[0]) or net.loss != wanted[1] or \
                 net.dtype != wanted[2]:
             new = self._new_network(layers)
@@ -559,17 +623,6 @@ class _BaseMLP(BaseEstimator):
 
     # ------------------------------------------------------------------ pickling
 
-    def __getstate__(self):
-        state = super().__getstate__()
-        # the views are rebuilt from the network's own (pickled) buffer on loading
-        state.pop("coefs_", None)
-        state.pop("intercepts_", None)
-        return state
-
-    def __setstate__(self, state):
-        super().__setstate__(state)
-        if "network_" in state:
-            self._attach(state["network_"])
 
 
 class MLPClassifier(ClassifierMixin, _BaseMLP):
