@@ -2,6 +2,8 @@
 import io
 import os
 import pickle
+import stat
+import sys
 import tracemalloc
 import zipfile
 
@@ -376,3 +378,58 @@ def test_summary_names_each_activation():
     assert "float32" in text
     with pytest.raises(TypeError, match="cmlp.Network"):
         persistence.summary([784, 10])
+
+
+def test_save_refuses_non_finite_parameters_and_keeps_the_existing_file(tmp_path):
+    path = tmp_path / "model.npz"
+    good = cmlp.Network([2, 3, 1], seed=0)
+    persistence.save(good, path)
+    before = path.read_bytes()
+    bad = cmlp.Network([2, 3, 1], seed=1)
+    bad.params[2] = np.nan
+    with pytest.raises(ValueError, match="NaN or infinity"):
+        persistence.save(bad, path)
+    assert path.read_bytes() == before
+    np.testing.assert_array_equal(persistence.load(path).params, good.params)
+
+
+def test_save_errors_name_the_path_not_a_temporary_file(tmp_path):
+    net = cmlp.Network([2, 3, 1], seed=0)
+    missing = tmp_path / "no_such_dir" / "model.npz"
+    with pytest.raises(FileNotFoundError) as info:
+        persistence.save(net, missing)
+    assert info.value.filename == str(missing) and ".tmp" not in str(info.value)
+    with pytest.raises(IsADirectoryError) as info:
+        persistence.save(net, tmp_path)
+    assert info.value.filename == str(tmp_path) and ".tmp" not in str(info.value)
+
+
+@pytest.mark.skipif(not hasattr(os, "symlink") or sys.platform == "win32",
+                    reason="POSIX symlinks and permission bits")
+def test_save_over_a_file_keeps_its_mode_and_follows_a_symlink(tmp_path):
+    (tmp_path / "runs").mkdir()
+    target = tmp_path / "runs" / "model.npz"
+    persistence.save(cmlp.Network([2, 3, 1], seed=0), target)
+    os.chmod(target, 0o600)
+    link = tmp_path / "latest.npz"
+    os.symlink(os.path.join("runs", "model.npz"), link)
+    net = cmlp.Network([2, 3, 1], seed=1)
+    persistence.save(net, link)
+    assert os.path.islink(link)
+    np.testing.assert_array_equal(persistence.load(target).params, net.params)
+    assert stat.S_IMODE(os.stat(target).st_mode) == 0o600
+    assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == ["model.npz"]
+
+
+def test_a_corrupt_directory_offset_is_a_value_error_naming_the_file(tmp_path):
+    path = tmp_path / "good.npz"
+    persistence.save(cmlp.Network([3, 5, 2], seed=1), path)
+    data = bytearray(path.read_bytes())
+    for k in (-6, -5, -4):  # the end-of-central-directory record's offset field
+        bad = bytearray(data)
+        bad[k] ^= 0xFF
+        corrupt = tmp_path / f"corrupt{k}.npz"
+        corrupt.write_bytes(bytes(bad))
+        with pytest.raises(ValueError, match="not a valid cmlp model file") as info:
+            persistence.load(corrupt)
+        assert str(corrupt) in str(info.value)

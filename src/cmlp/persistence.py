@@ -25,6 +25,7 @@ from __future__ import annotations
 import math
 import os
 import secrets
+import stat
 import zipfile
 import zlib
 
@@ -97,7 +98,16 @@ def save(net: Network, path: PathLike) -> None:
     path : str or os.PathLike
         Where to write. Exactly this path is written: no ``.npz`` is appended (unlike
         ``np.savez``), so ``save(net, "model")`` writes a file named ``model``. An
-        existing file is replaced.
+        existing file is replaced; it keeps its permission bits, and a symbolic link is
+        followed (the file it points to is replaced, the link stays).
+
+    Raises
+    ------
+    ValueError
+        If a parameter is NaN or infinite (a diverged network): :func:`load` refuses such
+        files, so nothing is written and an existing file at ``path`` is left as it was.
+    OSError
+        Naming ``path``, if its directory does not exist or cannot be written.
 
     Notes
     -----
@@ -116,10 +126,22 @@ def save(net: Network, path: PathLike) -> None:
         path = os.fsdecode(path)
     if not path:
         raise ValueError("path must not be empty")
+    if not np.isfinite(net.params).all():
+        raise ValueError(f"the network's parameters contain NaN or infinity (it diverged); "
+                         f"not saved, since load() refuses such a file ({path} is unchanged)")
     arrays = _arrays(net)
-    directory, name = os.path.split(os.path.abspath(path))
+    target = os.path.realpath(path)  # through a symbolic link: its file is replaced
+    directory, name = os.path.split(target)
     if not name:
         raise ValueError(f"path must name a file, got {path!r}")
+    if os.path.isdir(target):
+        raise IsADirectoryError(21, "path is a directory; give a file name", path)
+    if not os.path.isdir(directory):
+        raise FileNotFoundError(2, "the directory to save into does not exist", path)
+    try:  # an existing file keeps its permission bits
+        mode = stat.S_IMODE(os.stat(target).st_mode)
+    except FileNotFoundError:
+        mode = None
     # O_EXCL on a fresh random name: no clobbering, and the OS applies the umask as for
     # any new file (mkstemp would force mode 0600)
     while True:
@@ -130,12 +152,16 @@ def save(net: Network, path: PathLike) -> None:
             break
         except FileExistsError:
             continue
+        except OSError as exc:  # name the user's path, not the temporary file
+            raise OSError(exc.errno, f"cannot write there ({exc.strerror})", path) from None
     try:
         with os.fdopen(fd, "wb") as fh:
             np.savez(fh, **arrays)  # a file object: np.savez appends no suffix
             fh.flush()
+            if mode is not None:
+                os.chmod(tmp, mode)
             os.fsync(fh.fileno())
-        os.replace(tmp, path)
+        os.replace(tmp, target)
     except BaseException:
         try:
             os.unlink(tmp)
@@ -284,7 +310,8 @@ def load(path: PathLike) -> Network:
             with zipfile.ZipFile(fh) as zf:
                 return _load(zf, source, size)
         except (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, EOFError,
-                NotImplementedError) as exc:
+                NotImplementedError, OSError) as exc:
+            # OSError: the file opened, but a corrupt offset inside it made a seek fail
             raise ValueError(f"{source}: not a valid cmlp model file: not a readable .npz "
                              f"archive, or truncated or corrupt ({exc})") from None
 
