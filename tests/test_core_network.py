@@ -510,3 +510,59 @@ def test_per_sample_replay_stops_before_the_row_whose_update_overflows():
     q = twin.copy()
     s3, d3, l3 = _core.sgd_epoch(net._arch, q, X, T, perm[2:3], 1.0, False)
     assert (s3, d3) == (0, 1) and np.isfinite(l3) and not np.isfinite(q).all()
+
+
+@pytest.mark.parametrize("bit_generator", [np.random.MT19937, np.random.Philox, np.random.SFC64,
+                                           np.random.PCG64DXSM, np.random.PCG64])
+def test_copy_and_pickle_keep_any_numpy_generator(bit_generator):
+    import copy
+    net = cmlp.Network([2, 3, 1], seed=np.random.Generator(bit_generator(0)))
+    for other in (net.copy(), pickle.loads(pickle.dumps(net)), copy.deepcopy(net)):
+        assert type(other.rng.bit_generator) is bit_generator
+        assert other.rng is not net.rng
+        np.testing.assert_array_equal(other.params, net.params)
+    # the copies continue the original's stream exactly
+    streams = [n.rng.random(4) for n in (net.copy(), pickle.loads(pickle.dumps(net)))]
+    np.testing.assert_array_equal(streams[0], streams[1])
+    np.testing.assert_array_equal(streams[0], net.rng.random(4))
+
+
+def test_argument_checks_added_after_the_review():
+    X = np.array([[0, 0], [0, 1], [1, 0], [1, 1.]])
+    y = [0, 1, 1, 0]
+    net = cmlp.Network([2, 3, 2], seed=0)
+    # activation and dropout: ordered sequences only (a set's order is the hash seed's)
+    with pytest.raises(TypeError, match="one per hidden layer in order, got set"):
+        cmlp.Network([2, 3, 3, 1], activation={"relu", "tanh"})
+    with pytest.raises(TypeError, match="dropout"):
+        cmlp.Network([2, 3, 3, 2]).fit(X, y, dropout={0.1, 0.2}, epochs=1, verbose=0)
+    # a 0-d array is one probability
+    a = net.copy()
+    b = net.copy()
+    a.fit(X, y, dropout=np.array(0.2), epochs=2, verbose=0, seed=1)
+    b.fit(X, y, dropout=0.2, epochs=2, verbose=0, seed=1)
+    np.testing.assert_array_equal(a.params, b.params)
+    # validation_data: the message names validation_data[0], not X
+    with pytest.raises(ValueError, match=r"validation_data\[1\] has 2 rows, but "
+                                         r"validation_data\[0\] has 3"):
+        net.fit(X, y, validation_data=(X[:3], y[:2]), epochs=1, verbose=0)
+    with pytest.raises(ValueError, match=r"validation_data\[2\] has 2 weights, but "
+                                         r"validation_data\[0\] has 3 rows"):
+        net.fit(X, y, validation_data=(X[:3], y[:3], [1.0, 1.0]), epochs=1, verbose=0)
+    # an lr_schedule callable of the wrong arity is refused before training
+    before = net.params.copy()
+    with pytest.raises(TypeError, match="lr_schedule: a callable is called with one argument"):
+        net.fit(X, y, lr_schedule=lambda epoch, lr: lr, epochs=1, verbose=0)
+    np.testing.assert_array_equal(net.params, before)
+    # cross-entropy targets outside [0, 1]
+    with pytest.raises(ValueError, match=r"needs targets in \[0, 1\]"):
+        cmlp.Network([2, 1], loss="cross_entropy", seed=0).fit(X, [2, 2, 2, 2], epochs=1,
+                                                               verbose=0)
+    # the mean cost of no rows is undefined; the total (tse) is 0
+    with pytest.raises(ValueError, match="mse cost is a mean over rows"):
+        cmlp.Network([2, 3, 2], loss="mse").cost(np.zeros((0, 2)), [])
+    assert cmlp.Network([2, 3, 2]).cost(np.zeros((0, 2)), []) == 0.0
+    # parameters made non-finite by the user: said so, not "try a smaller lr"
+    net.weights[0][0, 0] = np.nan
+    with pytest.raises(ValueError, match="contain NaN or infinity before training"):
+        net.fit(X, y, epochs=1, verbose=0)

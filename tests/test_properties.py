@@ -211,10 +211,12 @@ def _y_valid(y, n_rows, net):
     y = np.asarray(y)
     if y.dtype.kind not in "biuf" or y.ndim not in (1, 2) or y.shape[0] != n_rows:
         return False
-    if y.ndim == 2:
-        return y.shape[1] == K and _finite_in(y, net.dtype)
-    if K == 1:
-        return _finite_in(y, net.dtype)
+    if y.ndim == 2 or K == 1:
+        if (y.ndim == 2 and y.shape[1] != K) or not _finite_in(y, net.dtype):
+            return False
+        # the cross-entropy needs targets in [0, 1] (outside it has no minimum)
+        return net.loss != "cross_entropy" or y.size == 0 or (
+            y.astype(net.dtype).min() >= 0 and y.astype(net.dtype).max() <= 1)
     if y.dtype.kind == "f" and not (np.isfinite(y).all() and (y == np.floor(y)).all()):
         return False
     return y.size == 0 or (y.min() >= 0 and y.max() <= K - 1)

@@ -52,7 +52,7 @@ def one_hot(labels: ArrayLike, n_classes: int, dtype: DTypeLike = np.float64) ->
     return out
 
 
-def as_targets(y, n_rows, n_out, dtype, name="y"):
+def as_targets(y, n_rows, n_out, dtype, name="y", x_name="X"):
     """Targets for a network with n_out output units, as a C-contiguous (n_rows, n_out) array.
 
     1-D y: class labels, one-hot encoded when n_out > 1; with one output unit, the target
@@ -63,7 +63,7 @@ def as_targets(y, n_rows, n_out, dtype, name="y"):
         raise ValueError(f"{name} must be 1-D labels or a 2-D (n_samples, {n_out}) target "
                          f"array, got shape {arr.shape}")
     if arr.shape[0] != n_rows:
-        raise ValueError(f"{name} has {arr.shape[0]} rows, but X has {n_rows}")
+        raise ValueError(f"{name} has {arr.shape[0]} rows, but {x_name} has {n_rows}")
     if arr.ndim == 1:
         if n_out == 1:
             return to_float_c(arr.reshape(-1, 1), dtype, name)

@@ -369,7 +369,7 @@ def _check_seed(seed, name="seed"):
     return np.random.default_rng(int(seed))
 
 
-def _check_sample_weight(sample_weight, n_rows, dtype, name="sample_weight"):
+def _check_sample_weight(sample_weight, n_rows, dtype, name="sample_weight", x_name="X"):
     """None, or one finite weight >= 0 per row (not all zero) -> a C-contiguous array in
     dtype (the network's), or None."""
     if sample_weight is None:
@@ -379,7 +379,7 @@ def _check_sample_weight(sample_weight, n_rows, dtype, name="sample_weight"):
         raise ValueError(f"{name} must be 1-D, one weight per row of X, got an array of shape "
                          f"{arr.shape}")
     if arr.shape[0] != n_rows:
-        raise ValueError(f"{name} has {arr.shape[0]} weights, but X has {n_rows} rows")
+        raise ValueError(f"{name} has {arr.shape[0]} weights, but {x_name} has {n_rows} rows")
     w = to_float_c(arr, dtype, name)
     if (w < 0).any():
         raise ValueError(f"{name} must be >= 0, got negative weights such as "
@@ -505,9 +505,11 @@ class Network:
             hidden = (check_choice("activation", activation, ACTIVATIONS),) * n_hidden
             default_out = activation
         else:
-            if not hasattr(activation, "__len__"):
-                raise TypeError(f"activation must be a name or a list of names, got "
-                                f"{type(activation).__name__}")
+            if not hasattr(activation, "__len__") or isinstance(
+                    activation, (collections.abc.Set, collections.abc.Mapping)):
+                # a set or dict would be iterated in an order the user did not write
+                raise TypeError(f"activation must be a name or a list of names, one per "
+                                f"hidden layer in order, got {type(activation).__name__}")
             if len(activation) != n_hidden:
                 raise ValueError(f"activation: expected one name per hidden layer "
                                  f"({n_hidden}), got {len(activation)}")
@@ -718,8 +720,15 @@ class Network:
                         state["loss"], state["init"], state["dtype"])
         self._allocate()
         self._params[...] = state["params"]
-        self._rng = np.random.Generator(np.random.PCG64())
-        self._rng.bit_generator.state = state["rng_state"]
+        rng_state = state["rng_state"]
+        # the generator's own kind (PCG64 unless a Generator on another bit generator, such
+        # as MT19937 or Philox, was passed as seed), in the state it had
+        kind = getattr(np.random, str(rng_state.get("bit_generator", "PCG64")), None)
+        if not (isinstance(kind, type) and issubclass(kind, np.random.BitGenerator)):
+            raise ValueError(f"cannot restore a network whose generator is "
+                             f"{rng_state.get('bit_generator')!r}: not a NumPy bit generator")
+        self._rng = np.random.Generator(kind())
+        self._rng.bit_generator.state = rng_state
 
     # ------------------------------------------------------------------ inference
 
@@ -733,13 +742,19 @@ class Network:
         X2, single = check_X(X, self._layers[0], self._dtype, name, allow_1d=allow_1d)
         return X2, single
 
-    def _targets(self, y, n_rows, name="y", dtype=None):
-        """as_targets, and targets >= 0 for the poisson loss."""
+    def _targets(self, y, n_rows, name="y", dtype=None, x_name="X"):
+        """as_targets, and targets >= 0 for the poisson loss, in [0, 1] for cross-entropy."""
         T = as_targets(y, n_rows, self._layers[-1], self._dtype if dtype is None else dtype,
-                       name=name)
+                       name=name, x_name=x_name)
         if self._loss == "poisson" and T.size and T.min() < 0:
             raise ValueError(f"{name}: loss='poisson' needs targets >= 0 (counts or rates), "
                              f"got values as low as {T.min()}")
+        if self._loss == "cross_entropy" and T.size and (T.min() < 0 or T.max() > 1):
+            # outside [0, 1] the cross-entropy has no minimum: training would drive it to -inf
+            bad = T.min() if T.min() < 0 else T.max()
+            raise ValueError(f"{name}: loss='cross_entropy' needs targets in [0, 1] (class "
+                             f"labels 0/1 for one output unit, one-hot or probability rows "
+                             f"for several), got {bad}")
         return T
 
     def forward(self, X: ArrayLike, n_threads: int | None = None) -> FloatArray:
@@ -870,6 +885,9 @@ class Network:
         X2, _ = self._inputs(X, allow_1d=False)
         T = self._targets(y, X2.shape[0])
         w = _check_sample_weight(sample_weight, X2.shape[0], self._dtype)
+        if X2.shape[0] == 0 and self._loss != "tse":
+            raise ValueError(f"X has no rows; the {self._loss} cost is a mean over rows and "
+                             f"needs at least one sample")
         with self._lock, _blas_one_thread():
             return self._cost(X2, T, w)
 
@@ -1131,6 +1149,12 @@ class Network:
         N = X2.shape[0]
         if N == 0:
             raise ValueError("X has no rows; fit needs at least one sample")
+        if on_nonfinite == "raise" and not np.isfinite(self._params).all():
+            # (with "warn" a diverged network may go on, as the estimators' epochs do)
+            raise ValueError("the network's parameters contain NaN or infinity before "
+                             "training (written through params, weights or biases, or left "
+                             "by an earlier fit with on_nonfinite='warn'); assign finite "
+                             "values first")
         T = self._targets(y, N)
         w = _check_sample_weight(sample_weight, N, self._dtype)
         if validation_data is not None and validation_split is not None:
@@ -1162,8 +1186,9 @@ class Network:
             wv = None
             if len(validation_data) == 3:
                 wv = _check_sample_weight(validation_data[2], Xv.shape[0], self._dtype,
-                                          "validation_data[2]")
-            val = (Xv, self._targets(validation_data[1], Xv.shape[0], "validation_data[1]"), wv)
+                                          "validation_data[2]", "validation_data[0]")
+            val = (Xv, self._targets(validation_data[1], Xv.shape[0], "validation_data[1]",
+                                     x_name="validation_data[0]"), wv)
         if early_stopping and val is None:
             raise ValueError("early_stopping=True needs validation_data or validation_split")
         B = self._check_batch_size(batch_size, N)
@@ -1313,12 +1338,18 @@ class Network:
 
     def _check_dropout(self, dropout):
         n_hidden = len(self._layers) - 2
-        if isinstance(dropout, (str, bytes)) or not hasattr(dropout, "__len__"):
+        if isinstance(dropout, np.ndarray) and dropout.ndim == 0:
+            dropout = dropout.item()  # a 0-d array is one probability
+        if isinstance(dropout, (str, bytes)) or not hasattr(dropout, "__len__") or \
+                np.ndim(dropout) == 0:
             p = check_float("dropout", dropout, 0.0)
             probs = [p] * n_hidden
             if p > 0 and n_hidden == 0:
                 raise ValueError("dropout needs a hidden layer; this network has none")
         else:
+            if isinstance(dropout, (collections.abc.Set, collections.abc.Mapping)):
+                raise TypeError(f"dropout must be a probability or a list of them, one per "
+                                f"hidden layer in order, got {type(dropout).__name__}")
             if len(dropout) != n_hidden:
                 raise ValueError(f"dropout: expected one probability per hidden layer "
                                  f"({n_hidden}), got {len(dropout)}")

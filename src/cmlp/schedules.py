@@ -15,6 +15,7 @@ the optimizer precedence of :mod:`cmlp.optim`) to the rate used for every step o
 The rate of each epoch must be a finite number > 0, else ``fit`` raises ``ValueError``.
 ``History.learning_rates`` records the rate of every completed epoch.
 """
+import inspect
 import math
 import numbers
 
@@ -95,6 +96,15 @@ class FromCallable(Schedule):
     def __init__(self, f):
         if not callable(f):
             raise TypeError(f"lr_schedule: expected a callable epoch -> lr, got {f!r}")
+        try:
+            inspect.signature(f).bind(0)
+        except TypeError:
+            raise TypeError(f"lr_schedule: a callable is called with one argument, the "
+                            f"0-based epoch, and returns the learning rate (epoch -> lr); "
+                            f"{f!r} cannot be called that way (for a rule on the base rate, "
+                            f"use lambda epoch: base * ...)") from None
+        except ValueError:  # no signature to inspect (some builtins): called as it is
+            pass
         self.f = f
 
     def __call__(self, epoch, lr):
