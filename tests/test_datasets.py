@@ -560,3 +560,49 @@ def test_fetch_rerun_after_a_failed_download_completes(idx_server, tmp_path):
     np.testing.assert_array_equal(X_train, expected[0] / 255.0)  # scaled by default
     np.testing.assert_array_equal(y_test, expected[3])
     assert sorted(p.name for p in home.iterdir()) == ["mnist.npz"]
+
+
+def test_fetch_cache_answers_only_the_checksums_it_was_verified_against(idx_server, tmp_path):
+    # a cache of a test's own small files must not answer a later call for the canonical
+    # files (default checksums): that call downloads and verifies again, and here fails,
+    # since the source holds the small files, whose digests are not MNIST's
+    src, sums, expected = idx_server
+    home = tmp_path / "home"
+    fetch_mnist(data_home=home, urls=src.as_uri(), checksums=sums, verbose=False)
+    with pytest.raises(ValueError, match="expected"):
+        fetch_mnist(data_home=home, urls=src.as_uri(), verbose=False)
+    # the same checksums again: the cache answers, with the source gone
+    for f in src.iterdir():
+        f.unlink()
+    got = fetch_mnist(data_home=home, urls=src.as_uri(), checksums=sums, verbose=False,
+                      scale=False)
+    np.testing.assert_array_equal(got[0], expected[0])
+
+
+def test_fetch_argument_errors_name_the_argument(idx_server, tmp_path):
+    src, sums, _ = idx_server
+    bad = dict(sums)
+    name = MNIST_FILES["train_images"]
+    bad[name] = "abc"
+    with pytest.raises(ValueError, match=rf"checksums\['{name}'\] must be \(algorithm, hex"):
+        fetch_mnist(data_home=tmp_path / "h", urls=src.as_uri(), checksums=bad, verbose=False)
+    with pytest.raises(TypeError, match="checksums must be a dict"):
+        fetch_mnist(data_home=tmp_path / "h", urls=src.as_uri(), checksums=[1], verbose=False)
+    a_file = tmp_path / "file.txt"
+    a_file.write_text("x")
+    with pytest.raises(NotADirectoryError, match="data_home must be a directory"):
+        fetch_mnist(data_home=a_file, urls=src.as_uri(), checksums=sums, verbose=False)
+
+
+@pytest.mark.parametrize("head", [b"PK\x03\x04\x14\x00\x00\x00", b"BZh91AY&SY", b"\xfd7zXZ\x00",
+                                  b"\x28\xb5\x2f\xfd\x00\x00", b"abc\x00\x01def"])
+def test_a_binary_file_is_not_taken_for_a_header_row(tmp_path, head):
+    path = tmp_path / "data.bin"
+    path.write_bytes(head + bytes(range(256)) * 4)
+    with pytest.raises(ValueError, match="not a text CSV file") as info:
+        load_mnist_csv(path)
+    assert "header" not in str(info.value)
+    # a real header row keeps its advice
+    path.write_text("label," + ",".join(f"p{i}" for i in range(784)) + "\n")
+    with pytest.raises(ValueError, match="looks like a header row"):
+        load_mnist_csv(path)

@@ -59,7 +59,11 @@ cdef object _csv_error(int status, csv_cursor *cur, const unsigned char[::1] buf
         what = "column 1 (the label)"
     else:
         what = f"column {col} (pixel {col - 1} of {n_pixels})"
-    if status == CSV_ERR_FEW_COLUMNS or status == CSV_ERR_MANY_COLUMNS:
+    if status != CSV_ERR_BAD_ARGS and 0 <= cur.err_offset < buf.shape[0] and \
+            _binary(buf[cur.err_offset:cur.err_offset + 64]):
+        msg = (f"{where}: not a text CSV file (binary data, such as a zip, bz2, xz or zstd "
+               f"archive or a .npz file); only plain or gzip-compressed CSV files are read")
+    elif status == CSV_ERR_FEW_COLUMNS or status == CSV_ERR_MANY_COLUMNS:
         msg = (f"{where}: expected {n_cols} comma-separated columns (label + {n_pixels} pixels), "
                f"found {cur.err_count}")
     elif status == CSV_ERR_HEADER:
@@ -78,6 +82,15 @@ cdef object _csv_error(int status, csv_cursor *cur, const unsigned char[::1] buf
     else:
         msg = f"{source}: internal error in the CSV parser (status {status})"
     return ValueError(msg)
+
+
+def _binary(head):
+    """True if bytes head look like binary data, not text: a NUL or another control byte
+    (tab, newline and carriage return aside), or a known archive's magic number."""
+    head = bytes(head)
+    if head.startswith((b"PK\x03\x04", b"BZh", b"\xfd7zXZ", b"\x28\xb5\x2f\xfd")):
+        return True
+    return any(c < 32 and c not in (9, 10, 13) for c in head)
 
 
 def csv_parse_chunk(uint8_t[:, ::1] X not None, int64_t[::1] labels not None,

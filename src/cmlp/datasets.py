@@ -620,12 +620,27 @@ def _read_idx(path, ndim, source):
     return out.reshape(dims)
 
 
-def _load_cache(path):
-    """The cached arrays, or None when the cache is missing or unusable."""
+def _sums_key(sums):
+    """The checksums a cache was verified against, as one string stored beside its arrays."""
+    return ";".join(f"{name}:{sums[name][0].lower()}:{sums[name][1].lower()}"
+                    for name in MNIST_FILES.values())
+
+
+def _load_cache(path, sums):
+    """The cached arrays, or None when the cache is missing or unusable, or was made from
+    files verified against other checksums than sums (custom urls and checksums must not
+    answer a later call that asks for the canonical files, nor the other way round)."""
     try:
         with np.load(path) as z:
             arrays = tuple(np.ascontiguousarray(z[k]) for k in _CACHE_KEYS)
+            stored = str(z["checksums"][()]) if "checksums" in z.files else None
     except (OSError, ValueError, KeyError, EOFError, zlib.error):
+        return None
+    if stored is None:  # a cache written before the checksums were stored: canonical only
+        canonical = arrays[0].shape == (60000, N_PIXELS) and arrays[2].shape == (10000, N_PIXELS)
+        if not (canonical and _sums_key(sums) == _sums_key(MNIST_CHECKSUMS)):
+            return None
+    elif stored != _sums_key(sums):
         return None
     X_train, y_train, X_test, y_test = arrays
     ok = (
@@ -648,8 +663,10 @@ def fetch_mnist(data_home: PathLike | None = None, urls: object = None,
     ``urllib.request`` (``http(s)://`` or ``file://``), each checked against its
     published checksum, parsed (magic numbers and dimensions validated) and saved as
     one ``mnist.npz`` in ``data_home``, written to a temporary file and renamed, so a
-    failed or interrupted call never leaves a partial cache.  Later calls read the
-    cache and touch no URL.
+    failed or interrupted call never leaves a partial cache.  Later calls with the same
+    ``checksums`` read the cache and touch no URL; the cache records the checksums its
+    files were verified against, so a call with other checksums (the default's canonical
+    MNIST after a test's own small files, say) downloads and verifies again.
 
     Parameters
     ----------
@@ -698,18 +715,29 @@ def fetch_mnist(data_home: PathLike | None = None, urls: object = None,
 def _fetch_raw(data_home, urls, checksums, verbose, force):
     """fetch_mnist's download, verification and cache, returning the raw uint8 arrays."""
     home = Path(as_path(data_home, "data_home")) if data_home is not None else _default_data_home()
+    if home.exists() and not home.is_dir():
+        raise NotADirectoryError(20, "data_home must be a directory (the cache folder), got a "
+                                     "file", str(home))
     cache = home / _CACHE_NAME
-    if not force:
-        arrays = _load_cache(cache)
-        if arrays is not None:
-            return arrays
     sums = MNIST_CHECKSUMS if checksums is None else checksums
+    if not isinstance(sums, dict):
+        raise TypeError(f"checksums must be a dict {{file name: (algorithm, hex digest)}}, "
+                        f"got {type(sums).__name__}")
     for name in MNIST_FILES.values():
         if name not in sums:
             raise ValueError(f"checksums has no entry for {name}; give (algorithm, hex digest)")
-        algo, digest = sums[name]
+        entry = sums[name]
+        if not (isinstance(entry, (tuple, list)) and len(entry) == 2
+                and all(isinstance(v, str) for v in entry)):
+            raise ValueError(f"checksums[{name!r}] must be (algorithm, hex digest), such as "
+                             f"('md5', 'f68b3c2d...'), got {entry!r}")
+        algo, digest = entry
         if algo not in hashlib.algorithms_available:
             raise ValueError(f"checksums[{name!r}]: unknown hash algorithm {algo!r}")
+    if not force:
+        arrays = _load_cache(cache, sums)
+        if arrays is not None:
+            return arrays
     sources = _file_urls(urls)
     home.mkdir(parents=True, exist_ok=True)
 
@@ -753,7 +781,8 @@ def _fetch_raw(data_home, urls, checksums, verbose, force):
         fd, tmp = tempfile.mkstemp(prefix=".mnist-", suffix=".npz.tmp", dir=home)
         try:
             with os.fdopen(fd, "wb") as fh:
-                np.savez_compressed(fh, **dict(zip(_CACHE_KEYS, out)))
+                np.savez_compressed(fh, **dict(zip(_CACHE_KEYS, out)),
+                                    checksums=np.array(_sums_key(sums)))
             os.replace(tmp, cache)
         except BaseException:
             if os.path.exists(tmp):
