@@ -213,6 +213,13 @@ USAGE_ERRORS = [
     (["train", "--activation", "swish"], ["--activation", "'swish'"]),
     (["train", "--loss", "cross_entropy", "--output", "relu"], ["cross_entropy", "relu"]),
     (["predict"], ["required: MODEL, CSV"]),
+    # an empty value (a script's unset variable) is an error, not "option not given"
+    (["train", "--train", ""], ["--train", "expected a file name, got ''"]),
+    (["train", "--test", ""], ["--test", "expected a file name"]),
+    (["train", "--save", ""], ["--save", "expected a file name"]),
+    (["train", "--plots", ""], ["--plots", "expected a file name"]),
+    (["evaluate", ""], ["MODEL", "expected a file name"]),
+    (["predict", "m.npz", "x.csv", "-o", ""], ["--output", "expected a file name"]),
 ]
 
 
@@ -278,3 +285,66 @@ def test_full_mnist_one_epoch(tmp_path):
     assert ev.stdout == proc.stdout
     pr = run("predict", model, test)
     assert len(pr.stdout.split()) == 10_000
+
+
+def test_outputs_are_checked_before_the_work_and_never_overwrite_an_input(tmp_path, model784):
+    train = tmp_path / "train.csv"
+    shutil.copy(mnist("mnist_train_100.csv"), train)
+    data = train.read_bytes()
+    cases = [
+        # the trained network would replace its own training data: refused up front
+        (["train", "--train", train, "--epochs", "1", "--save", train], 2,
+         ["--save", "is the --train file"]),
+        (["predict", model784, train, "-o", train], 2, ["--output", "is the CSV file"]),
+        (["predict", model784, train, "-o", model784], 2, ["--output", "is the model"]),
+        # a name the file system refuses: found before training, named as --save
+        (["train", "--epochs", "1", "--save", tmp_path / ("m" * 300 + ".npz")], 1,
+         ["--save: cannot write there"]),
+        (["train", "--epochs", "1", "--plots", train], 1,
+         ["--plots needs a directory", str(train)]),
+    ]
+    for proc, (args, code, fragments) in zip(run_many([a for a, _, _ in cases]), cases):
+        assert_error(proc, code, *fragments)  # nothing on stdout: no training was run
+    assert train.read_bytes() == data
+    assert cmlp.load(model784).layers == (784, 16, 10)
+
+
+def test_a_model_that_does_not_take_pixels_reads_its_inputs_as_given(tmp_path):
+    X = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], float)
+    y = np.array([0, 1, 1, 0])
+    net = cmlp.Network([2, 8, 2], activation="tanh", output="softmax", loss="cross_entropy",
+                       seed=0)
+    net.fit(X, y, epochs=3000, lr=0.1, batch_size=4, verbose=0, seed=0)
+    assert net.predict(X).tolist() == [0, 1, 1, 0]
+    model = tmp_path / "xor.npz"
+    net.save(model)
+    rows = tmp_path / "xor.csv"
+    rows.write_text("0,0\n0,1\n1,0\n1,1\n")
+    labelled = tmp_path / "xor_labels.csv"
+    labelled.write_text("0,0,0\n1,0,1\n1,1,0\n0,1,1\n")
+    predicted, evaluated, plots = run_many([
+        ["predict", model, rows], ["evaluate", model, "--test", labelled],
+        ["evaluate", model, "--test", labelled, "--plots", tmp_path / "p"]])
+    assert predicted.returncode == 0, predicted.stderr
+    assert predicted.stdout.split() == ["0", "1", "1", "0"]
+    assert evaluated.returncode == 0, evaluated.stderr
+    assert accuracy(evaluated.stdout) == (1.0, 4, 4)
+    assert "inputs as given" in evaluated.stdout
+    assert_error(plots, 2, "--plots", "784 inputs")
+    assert not (tmp_path / "p").exists()
+
+
+def test_pixel_only_rows_are_checked_and_pipes_are_refused_by_name(tmp_path, model784):
+    X, _ = load_mnist_csv(mnist("mnist_test_10.csv"), scale=False)
+    for name, value in (("neg", -1000), ("big", 1e30), ("frac", 0.5)):
+        bad = X[:3].astype(np.float64)
+        bad[1, 5] = value
+        np.savetxt(tmp_path / f"{name}.csv", bad, fmt="%.10g", delimiter=",")
+    procs = run_many([["predict", model784, tmp_path / f"{n}.csv"] for n in ("neg", "big", "frac")])
+    for proc in procs:
+        assert_error(proc, 1, "line 2, column 6 (pixel 6 of 784)", "not an integer 0-255")
+    good = tmp_path / "good.csv"
+    np.savetxt(good, X[:3], fmt="%d", delimiter=",")
+    proc = subprocess.run([sys.executable, "-m", "cmlp", "predict", str(model784), "/dev/stdin"],
+                          input=good.read_text(), capture_output=True, text=True, timeout=120)
+    assert_error(proc, 1, "/dev/stdin", "not a regular file")

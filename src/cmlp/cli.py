@@ -16,6 +16,7 @@ import gzip
 import math
 import os
 import secrets
+import stat
 import sys
 import warnings
 
@@ -83,6 +84,14 @@ def _batch_size(text):
             from None
 
 
+def _path(text):
+    """An argparse type: a non-empty file or directory name. An empty value (a script's unset
+    variable in ``--train "$TRAIN"``) is an error, not "option not given"."""
+    if not text:
+        raise argparse.ArgumentTypeError("expected a file name, got ''")
+    return text
+
+
 def _layers(text):
     parts = text.replace(" ", "").split(",")
     try:
@@ -116,7 +125,9 @@ def build_parser():
 
     data_note = ("CSV files are in the notes' MNIST format: no header, one image per line, "
                  "'label,p1,...,p784' with pixels 0-255; '.csv' or gzip-compressed "
-                 "'.csv.gz'. Pixels are divided by 255 before use, as the notes do.")
+                 "'.csv.gz'. Pixels are divided by 255 before use, as the notes do (the "
+                 "inputs of a saved model that does not take 784 pixels are used as they "
+                 "are).")
     t = sub.add_parser(
         "train", help="train a network (default: the notes' 784-500-200-10 network on the "
                       "embedded 1,000-row MNIST sample)",
@@ -129,9 +140,9 @@ def build_parser():
         epilog="Example: cmlp train --train mnist_train.csv.gz --test mnist_test.csv.gz "
                "--epochs 5 --save model.npz --plots plots/")
     g = t.add_argument_group("data")
-    g.add_argument("--train", metavar="CSV",
+    g.add_argument("--train", metavar="CSV", type=_path,
                    help="training set (default: the embedded sample's 1,000 training rows)")
-    g.add_argument("--test", metavar="CSV",
+    g.add_argument("--test", metavar="CSV", type=_path,
                    help="test set (default: the embedded sample's 1,000 test rows)")
     g = t.add_argument_group("network")
     g.add_argument("--layers", type=_layers, default=DEFAULT_LAYERS, metavar="N0,N1,...",
@@ -161,9 +172,9 @@ def build_parser():
                    help="seed of the initial weights and the shuffling (default: a random "
                         "seed, printed so that the run can be repeated)")
     g = t.add_argument_group("output")
-    g.add_argument("--save", metavar="MODEL.npz",
+    g.add_argument("--save", metavar="MODEL.npz", type=_path,
                    help="write the trained network to this file (exactly this path)")
-    g.add_argument("--plots", metavar="DIR",
+    g.add_argument("--plots", metavar="DIR", type=_path,
                    help="write cost.png, confusion_matrix.png and digits.png to DIR "
                         "(created if needed; needs matplotlib: pip install cmlp[plot])")
     g.add_argument("--quiet", "-q", action="store_true",
@@ -175,11 +186,11 @@ def build_parser():
         description="Test a saved network and print its accuracy, the notes' scorecards and "
                     "the confusion matrix. The CSV must have the label first (the notes' "
                     "format). " + data_note)
-    e.add_argument("model", metavar="MODEL", help="a network saved by 'cmlp train --save' "
-                                                  "or Network.save")
-    e.add_argument("--test", metavar="CSV",
+    e.add_argument("model", metavar="MODEL", type=_path,
+                   help="a network saved by 'cmlp train --save' or Network.save")
+    e.add_argument("--test", metavar="CSV", type=_path,
                    help="test set (default: the embedded sample's 1,000 test rows)")
-    e.add_argument("--plots", metavar="DIR",
+    e.add_argument("--plots", metavar="DIR", type=_path,
                    help="write confusion_matrix.png and digits.png to DIR")
     e.add_argument("--quiet", "-q", action="store_true", help="print only the accuracy")
     e.set_defaults(run=_evaluate)
@@ -188,21 +199,24 @@ def build_parser():
         "predict", help="print the predicted label of every row of a CSV file",
         description="Print the predicted label of every row of CSV, one per line, in order. "
                     "A row is either the notes' format (label first, then the pixels; the "
-                    "label is ignored) or the pixels alone: a model with 784 inputs reads "
-                    "785-column rows as the former and 784-column rows as the latter. "
-                    "Pixels are divided by 255, as in training. The label is the output unit "
+                    "label must be a digit 0-9 and is not used) or the pixels alone (integers "
+                    "0-255): a model with 784 inputs reads 785-column rows as the former and "
+                    "784-column rows as the latter. Pixels are divided by 255, as in "
+                    "training; a model with another number of inputs reads its inputs as "
+                    "they are, after an optional integer label column. The label is the "
+                    "output unit "
                     "with the largest value (for a single sigmoid or tanh output unit, "
                     "1 above 0.5 or 0; for a single identity, relu or elu output unit "
                     "the line holds its value).")
-    p.add_argument("model", metavar="MODEL", help="a saved network")
-    p.add_argument("csv", metavar="CSV", help="the images (.csv or .csv.gz)")
-    p.add_argument("--output", "-o", metavar="FILE",
+    p.add_argument("model", metavar="MODEL", type=_path, help="a saved network")
+    p.add_argument("csv", metavar="CSV", type=_path, help="the images (.csv or .csv.gz)")
+    p.add_argument("--output", "-o", metavar="FILE", type=_path,
                    help="write the labels to FILE instead of standard output")
     p.set_defaults(run=_predict)
 
     s = sub.add_parser("summary", help="describe a saved network, layer by layer",
                        description="Print the layers and parameter counts of a saved network.")
-    s.add_argument("model", metavar="MODEL", help="a saved network")
+    s.add_argument("model", metavar="MODEL", type=_path, help="a saved network")
     s.set_defaults(run=_summary)
     return parser
 
@@ -213,11 +227,18 @@ def build_parser():
 def _open_text(path):
     """Binary handle on path, inflating gzip (recognised by its magic bytes)."""
     fh = open(path, "rb")
-    if fh.read(2) == b"\x1f\x8b":
-        fh.close()
-        return gzip.open(path, "rb")
-    fh.seek(0)
+    if fh.peek(2)[:2] == b"\x1f\x8b":
+        return gzip.GzipFile(fileobj=fh, mode="rb")
     return fh
+
+
+def _regular_file(path, what):
+    """Refuse a pipe or a device: evaluate and predict read a CSV file twice (its first
+    line for the column count, then the rows)."""
+    mode = os.stat(path).st_mode  # a missing file: FileNotFoundError naming it
+    if not stat.S_ISREG(mode):
+        kind = "a directory" if stat.S_ISDIR(mode) else "not a regular file (a pipe or a device?)"
+        raise ValueError(f"{what} {path}: {kind}; give a CSV file on disk")
 
 
 def _n_columns(path):
@@ -255,6 +276,7 @@ def _read_rows(path, n_inputs, need_labels):
     Rows of n_inputs + 1 columns are 'label, features' (the notes' format; read with the
     fast C parser when n_inputs is 784); rows of n_inputs columns are features only.
     """
+    _regular_file(path, "the CSV file")
     ncols = _n_columns(path)
     if ncols == n_inputs + 1:
         if n_inputs == N_PIXELS:
@@ -267,7 +289,10 @@ def _read_rows(path, n_inputs, need_labels):
             raise ValueError(f"{path}: the first column must hold integer labels >= 0")
         return data[:, 1:], labels.astype(np.int64)
     if ncols == n_inputs and not need_labels:
-        return _loadtxt(path), None
+        X = _loadtxt(path)
+        if n_inputs == N_PIXELS:
+            _check_pixels(X, path)
+        return X, None
     if need_labels:
         expected = f"{n_inputs + 1} (a label, then {n_inputs} values)"
     else:
@@ -278,11 +303,30 @@ def _read_rows(path, n_inputs, need_labels):
                      f"expected {expected}")
 
 
+def _check_pixels(X, path):
+    """Pixels-only rows (784 columns): integers 0-255, as the 785-column form's parser
+    checks them."""
+    bad = ~(np.isfinite(X) & (X >= 0) & (X <= 255) & (X == np.round(X)))
+    if bad.any():
+        r, c = np.argwhere(bad)[0]
+        raise ValueError(f"{path}, line {r + 1}, column {c + 1} (pixel {c + 1} of {N_PIXELS}): "
+                         f"pixel value {X[r, c]!r} is not an integer 0-255")
+
+
 def _scaled(X, dtype):
     """Pixels / 255 in the network's dtype, as the notes do (X_train / 255)."""
     out = np.array(X, dtype=dtype)
     out /= 255
     return out
+
+
+def _model_inputs(net, X):
+    """X as net's inputs: pixels / 255 for a 784-input (MNIST) model, as it was trained;
+    the inputs of any other model as they are (its rows are not pixels, and Network
+    itself never rescales)."""
+    if net.layers[0] == N_PIXELS:
+        return _scaled(X, net.dtype)
+    return np.array(X, dtype=net.dtype)
 
 
 def _sample(split):
@@ -354,13 +398,51 @@ def _check_plotting():
     matplotlib.use("Agg")  # files only, never a window
 
 
+def _probe_write(directory, name, option, shown):
+    """Create and remove a file like the one a later write will make in directory, so that
+    a destination that cannot be written is refused before the work, not after it."""
+    probe = os.path.join(directory, f".{name}.{secrets.token_hex(6)}.tmp")
+    try:
+        fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    except OSError as exc:
+        raise OSError(exc.errno, f"{option}: cannot write there ({exc.strerror})",
+                      shown) from None
+    os.close(fd)
+    os.unlink(probe)
+
+
 def _plots_dir(path):
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise OSError(17, "--plots needs a directory, but this exists and is not one", path)
     try:
         os.makedirs(path, exist_ok=True)
     except OSError as exc:
         raise OSError(exc.errno, f"cannot create the --plots directory ({exc.strerror})",
                       path) from None
+    _probe_write(path, "confusion_matrix.png", "--plots", path)
     return path
+
+
+def _same_file(a, b):
+    try:
+        return os.path.samefile(a, b)
+    except OSError:  # either is missing
+        return False
+
+
+def _check_output_path(path, option, inputs):
+    """An output path that is not one of the inputs, in a directory that exists and can be
+    written: refused before any work."""
+    for what, other in inputs:
+        if other is not None and _same_file(path, other):
+            raise UsageError(f"argument {option}: {path} is the {what}; writing there would "
+                             f"destroy it")
+    if os.path.isdir(path):
+        raise IsADirectoryError(21, f"{option} needs a file name, got a directory", path)
+    parent, name = os.path.split(os.path.abspath(path))
+    if not os.path.isdir(parent):
+        raise FileNotFoundError(2, f"the directory for {option} does not exist", parent)
+    _probe_write(parent, name, option, path)
 
 
 def _write_plots(directory, out, costs=None, loss=None, X=None, labels=None, pred=None):
@@ -391,14 +473,6 @@ class _Costs:
         self.loss = loss
 
 
-def _check_save_path(path):
-    parent = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(parent):
-        raise FileNotFoundError(2, "the directory for --save does not exist", parent)
-    if os.path.isdir(path):
-        raise IsADirectoryError(21, "--save needs a file name, got a directory", path)
-
-
 # --------------------------------------------------------------------------- commands
 
 
@@ -408,7 +482,8 @@ def _train(args, out):
     quiet = args.quiet
     info = (lambda *a: None) if quiet else out
     if args.save:
-        _check_save_path(args.save)
+        _check_output_path(args.save, "--save", [("--train file", args.train),
+                                                 ("--test file", args.test)])
     if args.plots:  # fail before training, not after
         _check_plotting()
         _plots_dir(args.plots)
@@ -484,11 +559,16 @@ def _model(path):
 def _evaluate(args, out):
     if args.plots:
         _check_plotting()
-        _plots_dir(args.plots)
     net = _model(args.model)
     if not net.is_classifier and net.layers[-1] == 1:
         _predicted_labels(net, None, args.model)  # refuses: no labels to evaluate
     n_inputs = net.layers[0]
+    if args.plots:
+        if n_inputs != N_PIXELS:
+            raise UsageError(f"argument --plots: the plots show digits, which needs a model "
+                             f"with {N_PIXELS} inputs (28x28 pixels); {args.model} has "
+                             f"{n_inputs}")
+        _plots_dir(args.plots)
     if args.test:
         X_raw, labels = _read_rows(args.test, n_inputs, need_labels=True)
         src = args.test
@@ -498,10 +578,11 @@ def _evaluate(args, out):
                              f"sample has {N_PIXELS} pixels per image; give --test CSV")
         X_raw, labels = _sample("test")
         src = "the embedded MNIST sample"
-    X = _scaled(X_raw, net.dtype)
+    X = _model_inputs(net, X_raw)
     if not args.quiet:
+        how = "pixels / 255" if n_inputs == N_PIXELS else "inputs as given"
         out(f"{args.model}: {'-'.join(map(str, net.layers))} network, tested on "
-            f"{X.shape[0]:,} rows from {src} (pixels / 255)")
+            f"{X.shape[0]:,} rows from {src} ({how})")
         out("")
     pred = _report(net, X, labels, out, args.quiet, args.model)
     if args.plots:
@@ -511,9 +592,12 @@ def _evaluate(args, out):
 
 
 def _predict(args, out):
+    if args.output:
+        _check_output_path(args.output, "--output", [("model", args.model),
+                                                     ("CSV file", args.csv)])
     net = _model(args.model)
     X_raw, _ = _read_rows(args.csv, net.layers[0], need_labels=False)
-    X = _scaled(X_raw, net.dtype)
+    X = _model_inputs(net, X_raw)
     if net.is_classifier or net.layers[-1] > 1:
         lines = [str(int(v)) for v in _predicted_labels(net, X, args.model)]
     else:  # one regression output: its value
