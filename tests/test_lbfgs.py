@@ -316,3 +316,24 @@ def test_nonfinite_raise_and_warn():
         with pytest.warns(RuntimeWarning, match="on_nonfinite='warn'"):
             h = net.fit(X, labels, optimizer="lbfgs", on_nonfinite="warn", verbose=0)
     assert "nonfinite" in h.warnings and h.converged is False
+
+
+def test_stopped_epoch_is_0_when_lbfgs_stops_inside_its_first_iteration():
+    X = np.random.default_rng(0).random((20, 3))
+    y = np.array([0, 1] * 10)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        h = cmlp.Network([3, 4, 2], seed=0).fit(X, y, optimizer=cmlp.optim.LBFGS(tol=1e10),
+                                                epochs=10, verbose=0)
+    assert (h.stopped, h.stopped_epoch, h.n_epochs) == ("converged", 0, 0)
+
+
+def test_weighted_accuracy_never_exceeds_one():
+    # the correct rows' weights are summed in C and their total by NumPy: all-correct came
+    # out as 1.0000000000000004 on this data before the result was held to 1
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((60, 4))
+    y = (X[:, 0] + X[:, 1] > 0).astype(int)
+    h = cmlp.Network([4, 5, 2], activation="tanh", loss="cross_entropy", seed=0).fit(
+        X, y, optimizer="lbfgs", epochs=100, sample_weight=rng.random(60), verbose=0)
+    assert h.accuracy.max() == 1.0

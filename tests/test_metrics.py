@@ -130,3 +130,9 @@ def test_against_sklearn(seed):
             assert ours[key] == pytest.approx(value, rel=1e-12)
         else:
             assert ours[key] == pytest.approx(value)
+
+
+@pytest.mark.parametrize("label", [np.array([2**63], np.uint64), [1e20]])
+def test_a_label_beyond_int64_is_shown_as_given(label):
+    with pytest.raises(ValueError, match=r"got (9223372036854775808|1e\+20)"):
+        accuracy(label, [0])

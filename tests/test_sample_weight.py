@@ -400,3 +400,13 @@ def test_poisson_overflow_is_a_floating_point_error(batch_size):
         net.fit(X, [[1.0], [2.0], [3.0], [4.0]], epochs=1, lr=0.01, batch_size=batch_size,
                 shuffle=False, verbose=0)
     assert np.isfinite(net.params).all()
+
+
+def test_weights_whose_sum_overflows_are_refused_by_name():
+    net = cmlp.Network([3, 4, 2], loss="mse", seed=0)
+    X = np.random.default_rng(0).random((6, 3))
+    y = [0, 1, 0, 1, 1, 0]
+    assert net.cost(X, y, sample_weight=[1e307] * 6) == pytest.approx(net.cost(X, y))
+    for call in (net.cost, net.score, net.gradients):
+        with pytest.raises(ValueError, match="sample_weight: the weights' sum overflows"):
+            call(X, y, sample_weight=[1e308] * 6)

@@ -46,7 +46,8 @@ class History:
         limit) or ``"line_search"`` (the line search found no acceptable step); else None
         (every epoch, or every L-BFGS iteration, was run).
     stopped_epoch : int or None
-        The 0-based epoch in which it stopped.
+        The 0-based epoch in which it stopped (0 also when L-BFGS stopped inside its first
+        iteration, before any epoch was recorded).
     best_epoch : int or None
         With ``early_stopping``: the 0-based epoch of the lowest ``val_cost``, whose weights
         the network holds after ``fit``.

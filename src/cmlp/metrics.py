@@ -37,6 +37,9 @@ def _labels(y, name):
                              f"{a[~(np.isfinite(a) & (a == np.round(a)))][0]!r}")
     elif a.dtype.kind not in "iu":
         raise TypeError(f"{name} must hold integer labels, got dtype {a.dtype}")
+    if a.dtype.kind in "uf" and a.max() > np.iinfo(np.int64).max:
+        # checked before the cast, which would wrap the value shown to a negative one
+        raise ValueError(f"{name} must hold labels 0..K-1, got {a.max().item()!r}")
     out = a.astype(np.int64)
     if out.min() < 0:
         raise ValueError(f"{name} must hold labels 0..K-1, got {int(out.min())}")

@@ -387,6 +387,12 @@ def _check_sample_weight(sample_weight, n_rows, dtype, name="sample_weight", x_n
     if n_rows and not (w > 0).any():
         raise ValueError(f"{name} is zero for every row; at least one row needs a positive "
                          f"weight")
+    with np.errstate(over="ignore"):
+        total = float(np.sum(w, dtype=np.float64))
+    if not math.isfinite(total):
+        raise ValueError(f"{name}: the weights' sum overflows float64 (the largest weight is "
+                         f"{float(w.max()):g}); divide them all by the same number, which "
+                         f"changes no weighted mean")
     return w
 
 
@@ -1320,17 +1326,18 @@ class Network:
         if history.stopped is not None:
             return
         n_iter = history.n_epochs
+        last = max(n_iter - 1, 0)  # 0 also when it stopped inside its first iteration
         if res.status == 0:
-            history._stop("converged", n_iter - 1)
+            history._stop("converged", last)
             return
         if n_iter >= epochs:
             what = f"reached epochs={epochs} iterations"
         elif objective.n_evaluations > opt.max_fun:
             what = f"reached max_fun={opt.max_fun} evaluations"
-            history._stop("max_fun", n_iter - 1)
+            history._stop("max_fun", last)
         else:
             what = "stopped in its line search"
-            history._stop("line_search", n_iter - 1)
+            history._stop("line_search", last)
         history.warnings.append("not_converged")
         warnings.warn(f"L-BFGS {what} without converging (scipy: {res.message}); increase "
                       f"epochs (or LBFGS(max_fun=...)), or scale the inputs",
@@ -1419,7 +1426,9 @@ class Network:
         parts = [part(*slices[0])] + [f.result() for f in futures]
         total = sum(p[0] for p in parts)
         denom = _weight_sum(w, N)
-        acc = sum(p[1] for p in parts) / denom if self.is_classifier else None
+        # min: the weights of the rows counted as correct are summed in C, their total by
+        # NumPy; in another order, all-correct can come out as 1 + 1 ulp
+        acc = min(1.0, sum(p[1] for p in parts) / denom) if self.is_classifier else None
         cost = float(total) if self._loss == "tse" else float(total / denom)
         return cost, acc
 
