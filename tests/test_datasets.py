@@ -606,3 +606,27 @@ def test_a_binary_file_is_not_taken_for_a_header_row(tmp_path, head):
     path.write_text("label," + ",".join(f"p{i}" for i in range(784)) + "\n")
     with pytest.raises(ValueError, match="looks like a header row"):
         load_mnist_csv(path)
+
+
+def test_parser_messages_for_leading_zeros_and_stray_carriage_returns(tmp_path):
+    row = ["7"] + ["0"] * 784
+
+    def error(name, text):
+        path = tmp_path / name
+        path.write_bytes(text.encode())
+        with pytest.raises(ValueError) as info:
+            load_mnist_csv(path)
+        return str(info.value)
+
+    r = list(row)
+    r[1] = "0255"
+    assert "'0255' has more than 3 digits" in error("lead.csv", ",".join(r) + "\n")
+    r[1] = "0256"
+    assert "'0256' is outside 0-255" in error("big.csv", ",".join(r) + "\n")
+    msg = error("mac.csv", ",".join(row) + "\r" + ",".join(row) + "\r")
+    assert "carriage return" in msg and "not a non-negative" not in msg
+    r[1] = "0\r"
+    assert "line 1, column 2 (pixel 1 of 784): a carriage return" in error(
+        "stray.csv", ",".join(r) + "\n")
+    (tmp_path / "crlf.csv").write_bytes((",".join(row) + "\r\n").encode() * 2)
+    assert load_mnist_csv(tmp_path / "crlf.csv")[0].shape == (2, 784)

@@ -73,15 +73,45 @@ cdef object _csv_error(int status, csv_cursor *cur, const unsigned char[::1] buf
         msg = f"{where}, {what}: empty field; expected an integer"
     elif status == CSV_ERR_LABEL_RANGE:
         msg = (f"{where}, {what}: label {_csv_field_text(buf, cur.err_offset)} is outside 0-9")
+    elif status == CSV_ERR_PIXEL_RANGE and _in_range_digits(buf, cur.err_offset):
+        msg = (f"{where}, {what}: pixel value {_csv_field_text(buf, cur.err_offset)} has "
+               f"more than 3 digits; write pixels 0-255 without leading zeros")
     elif status == CSV_ERR_PIXEL_RANGE:
         msg = (f"{where}, {what}: pixel value {_csv_field_text(buf, cur.err_offset)} "
                f"is outside 0-255")
+    elif status == CSV_ERR_NOT_INTEGER and _stray_cr(buf, cur.err_offset):
+        msg = (f"{where}, {what}: a carriage return ('\\r') inside the line, after "
+               f"{_csv_field_text(buf, cur.err_offset)}; lines must end in '\\n' or "
+               f"'\\r\\n' (a file with old Mac line endings, '\\r' alone, needs converting)")
     elif status == CSV_ERR_NOT_INTEGER:
         msg = (f"{where}, {what}: {_csv_field_text(buf, cur.err_offset)} is not a "
                f"non-negative decimal integer")
     else:
         msg = f"{source}: internal error in the CSV parser (status {status})"
     return ValueError(msg)
+
+
+cdef bytes _raw_field(const unsigned char[::1] buf, Py_ssize_t offset):
+    """The bytes of the field at buf[offset], up to ',' or '\\n' (a '\\r' included)."""
+    cdef Py_ssize_t stop = offset
+    cdef Py_ssize_t n = buf.shape[0]
+    while stop < n and stop < offset + 64 and buf[stop] != b',' and buf[stop] != b'\n':
+        stop += 1
+    return bytes(buf[offset:stop])
+
+
+def _in_range_digits(buf, offset):
+    """True for a field of digits only whose value is 0-255 (leading zeros made it long)."""
+    field = _raw_field(buf, offset).rstrip(b"\r")
+    return field.isdigit() and int(field) <= 255
+
+
+def _stray_cr(buf, offset):
+    """True if the field holds a '\\r' that does not end the line ('\\r\\n' is fine)."""
+    field = _raw_field(buf, offset)
+    i = field.find(b"\r")
+    return i >= 0 and (i < len(field) - 1 or offset + len(field) >= buf.shape[0]
+                       or buf[offset + len(field)] != 10)
 
 
 def _binary(head):
