@@ -566,3 +566,16 @@ def test_argument_checks_added_after_the_review():
     net.weights[0][0, 0] = np.nan
     with pytest.raises(ValueError, match="contain NaN or infinity before training"):
         net.fit(X, y, epochs=1, verbose=0)
+
+
+def test_score_with_one_output_takes_a_1d_target_column_as_fit_does():
+    X = np.array([[0, 0], [0, 1], [1, 0], [1, 1.]])
+    net = cmlp.Network([2, 1], seed=0)
+    soft = [0.2, 0.8, 0.8, 0.2]
+    net.fit(X, soft, epochs=1, verbose=0)  # fit takes the 1-D column as targets
+    assert net.score(X, soft) == net.score(X, np.reshape(soft, (-1, 1)))
+    assert net.score(X, [0, 1, 1, 0]) == net.score(X, [[0], [1], [1], [0]])
+    tanh = cmlp.Network([2, 3, 1], activation="tanh", seed=0)
+    pm = np.array([-1, 1, 1, -1])
+    expected = np.mean(tanh.predict(X) == (pm > 0))
+    assert tanh.score(X, pm) == expected

@@ -868,7 +868,9 @@ class Network:
         if arr.ndim not in (1, 2):
             raise ValueError(f"y must be 1-D labels or a 2-D (n_samples, {K}) target array, "
                              f"got shape {arr.shape}")
-        if arr.ndim == 2:
+        if arr.ndim == 2 or K == 1:
+            # one output unit: a 1-D y is the target column itself, as in fit (so soft or
+            # -1/+1 targets work as they do in 2-D)
             T = as_targets(arr, X2.shape[0], K, np.float64)
             threshold = 0.5 if self.output == "sigmoid" else 0.0
             labels = (T[:, 0] > threshold).astype(np.int64) if K == 1 else T.argmax(axis=1)
