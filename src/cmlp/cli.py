@@ -227,8 +227,10 @@ def build_parser():
 def _open_text(path):
     """Binary handle on path, inflating gzip (recognised by its magic bytes)."""
     fh = open(path, "rb")
-    if fh.peek(2)[:2] == b"\x1f\x8b":
-        return gzip.GzipFile(fileobj=fh, mode="rb")
+    if fh.read(2) == b"\x1f\x8b":
+        fh.close()
+        return gzip.open(path, "rb")
+    fh.seek(0)  # a regular file (_regular_file): seekable
     return fh
 
 
