@@ -586,7 +586,7 @@ def test_fetch_argument_errors_name_the_argument(idx_server, tmp_path):
     bad[name] = "abc"
     with pytest.raises(ValueError, match=rf"checksums\['{name}'\] must be \(algorithm, hex"):
         fetch_mnist(data_home=tmp_path / "h", urls=src.as_uri(), checksums=bad, verbose=False)
-    with pytest.raises(TypeError, match="checksums must be a dict"):
+    with pytest.raises(TypeError, match="checksums must be a mapping"):
         fetch_mnist(data_home=tmp_path / "h", urls=src.as_uri(), checksums=[1], verbose=False)
     a_file = tmp_path / "file.txt"
     a_file.write_text("x")

@@ -19,6 +19,7 @@ train_test_split
 """
 from __future__ import annotations
 
+import collections.abc
 import hashlib
 import os
 import queue
@@ -720,8 +721,8 @@ def _fetch_raw(data_home, urls, checksums, verbose, force):
                                      "file", str(home))
     cache = home / _CACHE_NAME
     sums = MNIST_CHECKSUMS if checksums is None else checksums
-    if not isinstance(sums, dict):
-        raise TypeError(f"checksums must be a dict {{file name: (algorithm, hex digest)}}, "
+    if not isinstance(sums, collections.abc.Mapping):
+        raise TypeError(f"checksums must be a mapping {{file name: (algorithm, hex digest)}}, "
                         f"got {type(sums).__name__}")
     for name in MNIST_FILES.values():
         if name not in sums:
