@@ -534,7 +534,8 @@ def test_argument_checks_added_after_the_review():
     # activation and dropout: ordered sequences only (a set's order is the hash seed's)
     with pytest.raises(TypeError, match="one per hidden layer in order, got set"):
         cmlp.Network([2, 3, 3, 1], activation={"relu", "tanh"})
-    with pytest.raises(TypeError, match="dropout"):
+    with pytest.raises(TypeError, match="dropout must be a probability or a list of them, "
+                                        "one per hidden layer in order, got set"):
         cmlp.Network([2, 3, 3, 2]).fit(X, y, dropout={0.1, 0.2}, epochs=1, verbose=0)
     # a 0-d array is one probability
     a = net.copy()

@@ -43,7 +43,7 @@ CLASSIFICATION_OUTPUTS = ("sigmoid", "softmax", "tanh")
 # multiply-adds (rows x parameters); below it, thread hand-offs cost more than they save
 MIN_WORK_PER_THREAD = 1 << 19
 # per-sample calls into C between progress updates take _core.sgd_chunk_rows rows;
-# rows x parameters per call into C for minibatch steps, whose work per row is smaller (BLAS, the sparse first layer):
+# minibatch steps take whole batches of about _BATCH_CHUNK_WORK rows x parameters per call:
 # about 8 batches of 64 on the notes' network for the first call of a fit; later calls are
 # sized from the time the last one took, toward _BATCH_CHUNK_SECONDS (each call into a team
 # of threads wakes its threads, which cost ~1-2 ms per call on this VM), up to
@@ -387,8 +387,8 @@ def _check_sample_weight(sample_weight, n_rows, dtype, name="sample_weight", x_n
     if n_rows and not (w > 0).any():
         raise ValueError(f"{name} is zero for every row; at least one row needs a positive "
                          f"weight")
-    with np.errstate(over="ignore"):
-        total = float(np.sum(w, dtype=np.float64))
+    with np.errstate(over="ignore"):  # the denominator of every weighted mean of these rows
+        total = _weight_sum(w, n_rows)
     if not math.isfinite(total):
         raise ValueError(f"{name}: the weights' sum overflows float64 (the largest weight is "
                          f"{float(w.max()):g}); divide them all by the same number, which "
@@ -752,15 +752,20 @@ class Network:
         """as_targets, and targets >= 0 for the poisson loss, in [0, 1] for cross-entropy."""
         T = as_targets(y, n_rows, self._layers[-1], self._dtype if dtype is None else dtype,
                        name=name, x_name=x_name)
-        if self._loss == "poisson" and T.size and T.min() < 0:
+        if self._loss not in ("poisson", "cross_entropy") or not T.size:
+            return T
+        lo = T.min()
+        if self._loss == "poisson" and lo < 0:
             raise ValueError(f"{name}: loss='poisson' needs targets >= 0 (counts or rates), "
-                             f"got values as low as {T.min()}")
-        if self._loss == "cross_entropy" and T.size and (T.min() < 0 or T.max() > 1):
-            # outside [0, 1] the cross-entropy has no minimum: training would drive it to -inf
-            bad = T.min() if T.min() < 0 else T.max()
-            raise ValueError(f"{name}: loss='cross_entropy' needs targets in [0, 1] (class "
-                             f"labels 0/1 for one output unit, one-hot or probability rows "
-                             f"for several), got {bad}")
+                             f"got values as low as {lo}")
+        if self._loss == "cross_entropy":
+            hi = T.max()
+            if lo < 0 or hi > 1:
+                # outside [0, 1] the cross-entropy has no minimum: training would drive it
+                # to -inf
+                raise ValueError(f"{name}: loss='cross_entropy' needs targets in [0, 1] "
+                                 f"(class labels 0/1 for one output unit, one-hot or "
+                                 f"probability rows for several), got {lo if lo < 0 else hi}")
         return T
 
     def forward(self, X: ArrayLike, n_threads: int | None = None) -> FloatArray:
@@ -1349,8 +1354,7 @@ class Network:
         n_hidden = len(self._layers) - 2
         if isinstance(dropout, np.ndarray) and dropout.ndim == 0:
             dropout = dropout.item()  # a 0-d array is one probability
-        if isinstance(dropout, (str, bytes)) or not hasattr(dropout, "__len__") or \
-                np.ndim(dropout) == 0:
+        if isinstance(dropout, (str, bytes)) or not hasattr(dropout, "__len__"):
             p = check_float("dropout", dropout, 0.0)
             probs = [p] * n_hidden
             if p > 0 and n_hidden == 0:
