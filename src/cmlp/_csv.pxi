@@ -37,16 +37,22 @@ CSV_STATUS_OK = CSV_OK
 CSV_STATUS_FULL = CSV_FULL
 
 
-cdef str _csv_field_text(const unsigned char[::1] buf, Py_ssize_t offset, Py_ssize_t limit=24):
-    """The field starting at ``buf[offset]``, up to ',' or the line's end, as a repr."""
+cdef bytes _raw_field(const unsigned char[::1] buf, Py_ssize_t offset):
+    """The bytes of the field at buf[offset], up to ',' or '\\n' (a '\\r' included), at most
+    64 of them."""
     cdef Py_ssize_t stop = offset
     cdef Py_ssize_t n = buf.shape[0]
-    while stop < n and buf[stop] != b',' and buf[stop] != b'\n' and buf[stop] != b'\r':
+    while stop < n and stop < offset + 64 and buf[stop] != b',' and buf[stop] != b'\n':
         stop += 1
-    text = bytes(buf[offset:min(stop, offset + limit)]).decode("latin-1")
-    if stop > offset + limit:
-        text += "..."
-    return repr(text)
+    return bytes(buf[offset:stop])
+
+
+cdef str _csv_field_text(const unsigned char[::1] buf, Py_ssize_t offset):
+    """The field starting at ``buf[offset]``, up to ',' or the line's end, as a repr (its
+    first 24 bytes, then '...')."""
+    field = _raw_field(buf, offset).split(b"\r", 1)[0]
+    text = field[:24].decode("latin-1")
+    return repr(text + "..." if len(field) > 24 else text)
 
 
 cdef object _csv_error(int status, csv_cursor *cur, const unsigned char[::1] buf,
@@ -89,15 +95,6 @@ cdef object _csv_error(int status, csv_cursor *cur, const unsigned char[::1] buf
     else:
         msg = f"{source}: internal error in the CSV parser (status {status})"
     return ValueError(msg)
-
-
-cdef bytes _raw_field(const unsigned char[::1] buf, Py_ssize_t offset):
-    """The bytes of the field at buf[offset], up to ',' or '\\n' (a '\\r' included)."""
-    cdef Py_ssize_t stop = offset
-    cdef Py_ssize_t n = buf.shape[0]
-    while stop < n and stop < offset + 64 and buf[stop] != b',' and buf[stop] != b'\n':
-        stop += 1
-    return bytes(buf[offset:stop])
 
 
 def _in_range_digits(buf, offset):
