@@ -110,3 +110,27 @@ def test_bench_sparse_runs_and_sparse_fits_equal_dense():
     rows = [line for line in proc.stdout.splitlines() if re.search(r"x\s+(yes|NO)$", line)]
     assert len(rows) == 6, proc.stdout  # 3 cases, wall and CPU time
     assert all(line.endswith("yes") for line in rows), proc.stdout
+
+
+def test_bench_training_runs_with_its_host_control():
+    """benchmarks/bench_training.py on a few rows, in a subprocess (it sets BLAS thread
+    variables): every case is timed, the host control included, and the ratios print."""
+    path = COMPARE.parent / "bench_training.py"
+    if not path.exists():
+        pytest.skip(f"{path} not found")
+    cmd = [sys.executable, str(path), "--rows", "128", "--repeats", "2"]
+    proc = subprocess.run(cmd, check=False, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    out = proc.stdout
+    timed = re.findall(r"^(.+?)\s+(\d+\.\d) +(\d+\.\d) +(\d+\.\d) +(\d+\.\d)$", out, re.M)
+    names = [name.strip() for name, *_ in timed]
+    assert names == ["per-sample SGD (batch 1), lr 0.01", "batch 64, sgd, n_threads=1",
+                     "batch 64, sgd, n_threads=2", "batch 64, adam, n_threads=1",
+                     "batch 64, adam, n_threads=2",
+                     "two sgd n_threads=1 fits at once (host control)"], out
+    assert all(float(v) > 0 for _, *vals in timed for v in vals), out
+    assert re.search(r"^host control: two independent fits vs one: [\d.]+x", out, re.M), out
+    per_repeat = re.search(r"^per repeat, whole call: sgd team ([\d. ]+) \| host control "
+                           r"([\d. ]+)$", out, re.M)
+    assert per_repeat is not None, out
+    assert [len(g.split()) for g in per_repeat.groups()] == [2, 2], out
