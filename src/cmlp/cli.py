@@ -403,12 +403,9 @@ def _check_plotting():
 def _probe_write(directory, name, option, shown):
     """Create and remove a file like the one a later write will make in directory, so that
     a destination that cannot be written is refused before the work, not after it."""
-    probe = os.path.join(directory, f".{name}.{secrets.token_hex(6)}.tmp")
-    try:
-        fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-    except OSError as exc:
-        raise OSError(exc.errno, f"{option}: cannot write there ({exc.strerror})",
-                      shown) from None
+    from .persistence import _create_temp
+
+    fd, probe = _create_temp(directory, name, shown, f"{option}: ")
     os.close(fd)
     os.unlink(probe)
 

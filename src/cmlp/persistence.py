@@ -142,18 +142,7 @@ def save(net: Network, path: PathLike) -> None:
         mode = stat.S_IMODE(os.stat(target).st_mode)
     except FileNotFoundError:
         mode = None
-    # O_EXCL on a fresh random name: no clobbering, and the OS applies the umask as for
-    # any new file (mkstemp would force mode 0600)
-    while True:
-        tmp = os.path.join(directory, f".{name}.{secrets.token_hex(6)}.tmp")
-        try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0),
-                         0o666)
-            break
-        except FileExistsError:
-            continue
-        except OSError as exc:  # name the user's path, not the temporary file
-            raise OSError(exc.errno, f"cannot write there ({exc.strerror})", path) from None
+    fd, tmp = _create_temp(directory, name, path)
     try:
         with os.fdopen(fd, "wb") as fh:
             np.savez(fh, **arrays)  # a file object: np.savez appends no suffix
@@ -168,6 +157,26 @@ def save(net: Network, path: PathLike) -> None:
         except OSError:
             pass
         raise
+
+
+def _create_temp(directory, name, shown, what=""):
+    """A new file ``.NAME.RANDOM.tmp`` in directory, opened for writing: (fd, its path).
+
+    O_EXCL on a fresh random name: no clobbering, and the OS applies the umask as for any
+    new file (mkstemp would force mode 0600). An error names shown (the user's path), not
+    the temporary file, after the prefix what (e.g. an option's name and ": ").
+    """
+    while True:
+        tmp = os.path.join(directory, f".{name}.{secrets.token_hex(6)}.tmp")
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0),
+                         0o666)
+            return fd, tmp
+        except FileExistsError:
+            continue
+        except OSError as exc:
+            raise OSError(exc.errno, f"{what}cannot write there ({exc.strerror})",
+                          shown) from None
 
 
 # --------------------------------------------------------------------------- load
