@@ -179,3 +179,73 @@ def test_missing_matplotlib_says_how_to_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "matplotlib.pyplot", None)
     with pytest.raises(ImportError, match=r"pip install cmlp\[plot\]"):
         plot.plot_cost([1.0, 0.5])
+
+
+def test_a_one_image_grid_plots(tmp_path):
+    """A 1 x 1 grid: one image, n=1, or errors_only with no error to show."""
+    X = np.arange(3 * 784, dtype=float).reshape(3, 784)
+    y = np.array([0, 1, 2])
+    fig = plot.plot_digits(X, y, n=1)
+    assert [ax.get_title() for ax in fig.axes if ax.images] == ["0"]
+    fig = plot.plot_digits(X[:1], y[:1])
+    assert len(fig.axes) == 1 and fig.axes[0].images
+    fig = plot.plot_digits(X, y, y, errors_only=True, save=tmp_path / "none.png")
+    assert [t.get_text() for t in fig.axes[0].texts] == ["no images"]
+    assert (tmp_path / "none.png").exists()
+
+
+@pytest.mark.parametrize("call, error, match", [
+    (lambda d: plot.plot_cost([1.0, 0.5], save=d / "missing" / "c.png"), FileNotFoundError, None),
+    (lambda d: plot.plot_confusion_matrix(np.eye(2, dtype=int), save=d / "missing" / "m.png"),
+     FileNotFoundError, None),
+    (lambda d: plot.plot_confusion_matrix(np.eye(2, dtype=int), cmap="nope"), ValueError, "cmap"),
+    (lambda d: plot.plot_digits(np.zeros((2, 4)), [0, 1], shape=(2, 2), cmap="nope"),
+     ValueError, "cmap"),
+    (lambda d: plot.plot_digits(np.zeros((2, 4)), [0, 1], shape=(2, 2),
+                                save=d / "missing" / "d.png"), FileNotFoundError, None),
+    (lambda d: plot.plot_grid_search(np.ones((2, 2)), [0.1, 0.2], ["a", "b"]), ValueError,
+     "lambdas"),
+    (lambda d: plot.plot_grid_search(np.ones((2, 2)), [0.1, 0.2], [0, 1], fmt="q"), ValueError,
+     "fmt"),
+])
+def test_a_failed_plot_leaves_no_figure_open(tmp_path, call, error, match):
+    plt.close("all")
+    with pytest.raises(error, match=match):
+        call(tmp_path)
+    assert plt.get_fignums() == []
+
+
+def test_save_writes_figsize_times_dpi_whatever_the_savefig_settings(tmp_path):
+    with matplotlib.rc_context({"savefig.dpi": 200, "savefig.bbox": "tight"}):
+        plot.plot_cost([1.0, 0.5], figsize=(4, 3), dpi=50, save=tmp_path / "c.png")
+        assert png_size(tmp_path / "c.png") == (200, 150)
+        assert matplotlib.rcParams["savefig.bbox"] == "tight"  # the user's setting is kept
+
+
+def test_confusion_matrix_of_labels_names_classes_absent_from_them():
+    fig = plot.plot_confusion_matrix(([0, 1, 1, 0], [0, 1, 0, 0]),
+                                     labels=["cat", "dog", "bird"])
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["cat", "dog", "bird"]
+    np.testing.assert_array_equal(ax.images[0].get_array(), [[2, 0, 0], [1, 1, 0], [0, 0, 0]])
+
+
+@pytest.mark.parametrize("call, error, match", [
+    (lambda: plot.plot_cost([1.0, 2.0], ax=np.array([None])), TypeError, "ax must be"),
+    (lambda: plot.plot_cost([1.0, 2.0], dpi=0), ValueError, "dpi must be"),
+    (lambda: plot.plot_cost([1.0, 2.0], figsize=(4, -1)), ValueError, "figsize must be"),
+    (lambda: plot.plot_cost([1.0, 2.0], figsize="big"), ValueError, "figsize must be"),
+    (lambda: plot.plot_confusion_matrix(np.eye(3, dtype=int), labels=3), TypeError,
+     "labels must be"),
+    (lambda: plot.plot_confusion_matrix(np.eye(3, dtype=int), labels="abc"), TypeError,
+     "labels must be"),
+    (lambda: plot.plot_digits(np.zeros((2, 16)), [0, 1], shape=16), ValueError, "shape must be"),
+    (lambda: plot.plot_digits(np.zeros((2, 16)), [0, 1], shape=("a", "b")), ValueError,
+     "shape must be"),
+    (lambda: plot.plot_digits(np.zeros((2, 16)), [0, 1], shape=(4, 4), ncols="x"), ValueError,
+     "ncols must be"),
+    (lambda: plot.plot_grid_search([[1.0]], 0.1, [0]), ValueError, "lrs must be"),
+])
+def test_plot_arguments_are_checked_by_name(call, error, match):
+    with pytest.raises(error, match=match):
+        call()

@@ -7,7 +7,9 @@ Every function draws into ``ax`` when given (and returns ``ax.figure``), or else
 new figure with ``matplotlib.pyplot`` (so ``plt.show()`` and notebooks display it) of
 size ``figsize`` inches at ``dpi``; it returns the :class:`matplotlib.figure.Figure`.
 With ``save=path`` the figure is also written there (``fig.savefig(path)``, the format
-from the suffix), at exactly ``figsize * dpi`` pixels. Close figures you no longer need
+from the suffix), at exactly ``figsize * dpi`` pixels whatever matplotlib's ``savefig.dpi``
+and ``savefig.bbox`` settings. Arguments are checked before a figure is made, and a call
+that fails after making one closes it. Close figures you no longer need
 (``plt.close(fig)``) when making many.
 """
 import numpy as np
@@ -25,19 +27,71 @@ def _pyplot():
     return plt
 
 
-def _figure(ax, figsize, dpi, nrows=1, ncols=1):
-    """(fig, ax): ax's figure, or a new figure with one axes (or a grid)."""
+def _check_figure_args(figsize, dpi):
+    """figsize: two positive numbers; dpi: a positive number (both for a new figure)."""
+    try:
+        w, h = (float(v) for v in figsize)
+    except (TypeError, ValueError):
+        raise ValueError(f"figsize must be (width, height) in inches, got {figsize!r}") from None
+    if not (np.isfinite(w) and np.isfinite(h) and w > 0 and h > 0):
+        raise ValueError(f"figsize must be two positive sizes in inches, got {figsize!r}")
+    if isinstance(dpi, (bool, np.bool_)) or not isinstance(dpi, (int, float, np.integer,
+                                                                   np.floating)) \
+            or not np.isfinite(dpi) or dpi <= 0:
+        raise ValueError(f"dpi must be a positive number, got {dpi!r}")
+
+
+def _check_ax(ax):
+    if ax is None:
+        return
+    from matplotlib.axes import Axes
+    if not isinstance(ax, Axes):
+        raise TypeError(f"ax must be a matplotlib Axes, got {type(ax).__name__}")
+
+
+def _check_cmap(cmap):
+    """A colormap name or Colormap, checked before any figure is made."""
+    _pyplot()  # matplotlib missing: the message that says how to install it
+    from matplotlib import colormaps
+    from matplotlib.colors import Colormap
+    if isinstance(cmap, Colormap):
+        return
+    if not isinstance(cmap, str) or cmap not in colormaps:
+        raise ValueError(f"cmap must be a matplotlib colormap or the name of one, got {cmap!r}")
+
+
+def _figure(ax, figsize, dpi, nrows=1, ncols=1, grid=False):
+    """(fig, axes, created): ax's figure and ax, or a new figure with one axes, or with
+    grid=True the 2-D array of a new grid's axes; created says whether the figure is new."""
+    _check_ax(ax)
     if ax is not None:
-        return ax.figure, ax
+        return ax.figure, ax, False
+    _check_figure_args(figsize, dpi)
     plt = _pyplot()
     fig, axes = plt.subplots(nrows, ncols, figsize=figsize, dpi=dpi, squeeze=False)
-    return fig, (axes[0, 0] if nrows == ncols == 1 else axes)
+    return fig, (axes if grid else axes[0, 0]), True
 
 
 def _finish(fig, save):
+    """Write fig to save (if given) at exactly figsize * dpi pixels, whatever the user's
+    savefig.dpi and savefig.bbox settings."""
     if save is not None:
-        fig.savefig(save)
+        import matplotlib
+        with matplotlib.rc_context({"savefig.bbox": "standard"}):
+            fig.savefig(save, dpi=fig.dpi)
     return fig
+
+
+def _drawn(draw, fig, created, save):
+    """Run draw(), then _finish; a figure made for this call is closed if either fails,
+    so that a failed call leaves no figure open behind it."""
+    try:
+        draw()
+        return _finish(fig, save)
+    except BaseException:
+        if created:
+            _pyplot().close(fig)
+        raise
 
 
 def _as_vector(values, name):
@@ -46,6 +100,27 @@ def _as_vector(values, name):
         raise ValueError(f"{name} must be a 1-D array of numbers, got "
                          f"{'shape ' + str(arr.shape) if arr.dtype.kind in 'biuf' else arr.dtype}")
     return arr.astype(np.float64)
+
+
+def _names(labels, K, name="labels"):
+    """labels as K strings: a sequence (not a str) of K items."""
+    if isinstance(labels, (str, bytes)) or not hasattr(labels, "__len__") \
+            or not hasattr(labels, "__iter__"):
+        raise TypeError(f"{name} must be a sequence of {K} names, got {type(labels).__name__}")
+    if len(labels) != K:
+        raise ValueError(f"{name} must name the {K} classes of cm, got {len(labels)} names")
+    return [str(v) for v in labels]
+
+
+def _format(fmt, name="fmt"):
+    if not isinstance(fmt, str):
+        raise TypeError(f"{name} must be a format specification string, got {fmt!r}")
+    try:
+        format(1.5, fmt)
+    except (ValueError, TypeError):
+        raise ValueError(f"{name} must be a format specification for numbers (as in "
+                         f"format(x, {name})), got {fmt!r}") from None
+    return fmt
 
 
 # --------------------------------------------------------------------------- cost
@@ -79,22 +154,25 @@ def plot_cost(history, ax=None, *, figsize=(6.4, 4.8), dpi=100, save=None, logy=
     val = getattr(history, "val_cost", None)
     val = None if val is None or len(val) == 0 else _as_vector(val, "history.val_cost")
     loss = getattr(history, "loss", None)
-    fig, ax = _figure(ax, figsize, dpi)
-    epochs = np.arange(1, cost.size + 1)
-    ax.plot(epochs, cost, marker="o" if cost.size <= 30 else None, label="training")
-    if val is not None:
-        ax.plot(np.arange(1, val.size + 1), val, marker="o" if val.size <= 30 else None,
-                label="validation")
-        ax.legend()
-    ax.set_xlabel("epoch")
-    ax.set_ylabel(f"cost ({loss})" if loss else "cost")
-    if logy:
-        ax.set_yscale("log")
-    if cost.size <= 20:
-        ax.set_xticks(epochs)
-    ax.set_title(title)
-    ax.grid(True, alpha=0.3)
-    return _finish(fig, save)
+    fig, ax, created = _figure(ax, figsize, dpi)
+
+    def draw():
+        epochs = np.arange(1, cost.size + 1)
+        ax.plot(epochs, cost, marker="o" if cost.size <= 30 else None, label="training")
+        if val is not None:
+            ax.plot(np.arange(1, val.size + 1), val, marker="o" if val.size <= 30 else None,
+                    label="validation")
+            ax.legend()
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(f"cost ({loss})" if loss else "cost")
+        if logy:
+            ax.set_yscale("log")
+        if cost.size <= 20:
+            ax.set_xticks(epochs)
+        ax.set_title(title)
+        ax.grid(True, alpha=0.3)
+
+    return _drawn(draw, fig, created, save)
 
 
 # --------------------------------------------------------------------------- confusion
@@ -146,7 +224,10 @@ def plot_confusion_matrix(cm, labels=None, ax=None, *, figsize=(6.4, 5.6), dpi=1
             raise ValueError(f"cm as a tuple must be (y_true, y_pred), got {len(cm)} items; "
                              f"pass a matrix as an ndarray")
         from .metrics import confusion_matrix
-        cm = confusion_matrix(*cm)
+        if labels is not None:  # classes absent from these labels still get their row
+            cm = confusion_matrix(*cm, n_classes=len(_names(labels, len(labels))))
+        else:
+            cm = confusion_matrix(*cm)
     C = np.asarray(cm)
     if C.dtype.kind not in "iuf" or C.ndim != 2 or C.shape[0] != C.shape[1] or C.size == 0:
         raise ValueError(f"cm must be a square (K, K) matrix of counts, got "
@@ -154,23 +235,24 @@ def plot_confusion_matrix(cm, labels=None, ax=None, *, figsize=(6.4, 5.6), dpi=1
     if not np.isfinite(C).all() or (C < 0).any():
         raise ValueError("cm must hold non-negative, finite counts")
     K = C.shape[0]
-    if labels is None:
-        labels = [str(k) for k in range(K)]
-    elif len(labels) != K:
-        raise ValueError(f"labels must name the {K} classes of cm, got {len(labels)} names")
-    fig, ax = _figure(ax, figsize, dpi)
-    fmt = "d" if C.dtype.kind in "iu" else ".3g"
-    im = _heatmap(ax, C, fmt, cmap)
-    ax.set_xticks(range(K), labels=[str(s) for s in labels])
-    ax.set_yticks(range(K), labels=[str(s) for s in labels])
-    ax.set_xlabel("predicted label")
-    ax.set_ylabel("true label")
-    total = C.sum()
-    acc = f" (accuracy {np.trace(C) / total:.4f})" if total > 0 else ""
-    ax.set_title(title + acc)
-    if colorbar:
-        fig.colorbar(im, ax=ax)
-    return _finish(fig, save)
+    names = [str(k) for k in range(K)] if labels is None else _names(labels, K)
+    _check_cmap(cmap)
+    fig, ax, created = _figure(ax, figsize, dpi)
+
+    def draw():
+        fmt = "d" if C.dtype.kind in "iu" else ".3g"
+        im = _heatmap(ax, C, fmt, cmap)
+        ax.set_xticks(range(K), labels=names)
+        ax.set_yticks(range(K), labels=names)
+        ax.set_xlabel("predicted label")
+        ax.set_ylabel("true label")
+        total = C.sum()
+        acc = f" (accuracy {np.trace(C) / total:.4f})" if total > 0 else ""
+        ax.set_title(title + acc)
+        if colorbar:
+            fig.colorbar(im, ax=ax)
+
+    return _drawn(draw, fig, created, save)
 
 
 # --------------------------------------------------------------------------- digits
@@ -210,9 +292,7 @@ def plot_digits(X, y_true, y_pred=None, n=25, shape=(28, 28), *, ncols=None, err
     X = np.asarray(X)
     if X.dtype.kind not in "biuf":
         raise ValueError(f"X must hold numbers, got dtype {X.dtype}")
-    if len(shape) != 2 or int(shape[0]) < 1 or int(shape[1]) < 1:
-        raise ValueError(f"shape must be (height, width), got {shape!r}")
-    h, w = int(shape[0]), int(shape[1])
+    h, w = _shape(shape)
     if X.ndim == 2 and X.shape[1] == h * w:
         images = X.reshape(-1, h, w)
     elif X.ndim == 3 and X.shape[1:] == (h, w):
@@ -237,32 +317,48 @@ def plot_digits(X, y_true, y_pred=None, n=25, shape=(28, 28), *, ncols=None, err
         idx = idx[y_true != y_pred]
     idx = idx[:int(n)]
     count = max(idx.shape[0], 1)
-    ncols = int(ncols) if ncols is not None else int(np.ceil(np.sqrt(count)))
-    if ncols < 1:
-        raise ValueError(f"ncols must be positive, got {ncols}")
+    if ncols is None:
+        ncols = int(np.ceil(np.sqrt(count)))
+    elif isinstance(ncols, (bool, np.bool_)) or not isinstance(ncols, (int, np.integer)) \
+            or ncols < 1:
+        raise ValueError(f"ncols must be a positive integer, got {ncols!r}")
+    ncols = int(ncols)
     nrows = int(np.ceil(count / ncols))
     if figsize is None:
         figsize = (1.2 * ncols, 1.35 * nrows)
-    fig, axes = _figure(None, figsize, dpi, nrows, ncols)
+    _check_cmap(cmap)
+    fig, axes, _ = _figure(None, figsize, dpi, nrows, ncols, grid=True)
     vmax = float(images.max()) if images.size else 1.0
-    for k, ax in enumerate(axes.flat):
-        ax.set_axis_off()
-        if k >= idx.shape[0]:
-            continue
-        i = idx[k]
-        ax.imshow(images[i], cmap=cmap, vmin=0, vmax=vmax if vmax > 0 else 1,
-                  interpolation="nearest")
-        if y_pred is None:
-            ax.set_title(f"{y_true[i]}", fontsize="small")
-        else:
-            wrong = y_true[i] != y_pred[i]
-            ax.set_title(f"true {y_true[i]}, pred {y_pred[i]}", fontsize="x-small",
-                         color="red" if wrong else "black",
-                         fontweight="bold" if wrong else "normal")
-    if idx.shape[0] == 0:
-        axes.flat[0].text(0.5, 0.5, "no images", ha="center", va="center")
-    fig.tight_layout()
-    return _finish(fig, save)
+
+    def draw():
+        for k, ax in enumerate(axes.flat):
+            ax.set_axis_off()
+            if k >= idx.shape[0]:
+                continue
+            i = idx[k]
+            ax.imshow(images[i], cmap=cmap, vmin=0, vmax=vmax if vmax > 0 else 1,
+                      interpolation="nearest")
+            if y_pred is None:
+                ax.set_title(f"{y_true[i]}", fontsize="small")
+            else:
+                wrong = y_true[i] != y_pred[i]
+                ax.set_title(f"true {y_true[i]}, pred {y_pred[i]}", fontsize="x-small",
+                             color="red" if wrong else "black",
+                             fontweight="bold" if wrong else "normal")
+        if idx.shape[0] == 0:
+            axes.flat[0].text(0.5, 0.5, "no images", ha="center", va="center")
+        fig.tight_layout()
+
+    return _drawn(draw, fig, True, save)
+
+
+def _shape(shape):
+    """(h, w): two positive integers."""
+    if isinstance(shape, (str, bytes)) or not hasattr(shape, "__len__") or len(shape) != 2 \
+            or not all(isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_))
+                       and v >= 1 for v in shape):
+        raise ValueError(f"shape must be (height, width), two positive integers, got {shape!r}")
+    return int(shape[0]), int(shape[1])
 
 
 # --------------------------------------------------------------------------- grid search
@@ -301,24 +397,37 @@ def plot_grid_search(values_2d, lrs, lambdas, ax=None, *, figsize=(6.4, 4.8), dp
         else None
     if V is None or V.ndim != 2:
         raise ValueError("values_2d must be a 2-D array of numbers (rows: lrs, columns: lambdas)")
-    lrs, lambdas = list(lrs), list(lambdas)
+    lrs, lambdas = _numbers(lrs, "lrs"), _numbers(lambdas, "lambdas")
     if V.shape != (len(lrs), len(lambdas)):
         raise ValueError(f"values_2d has shape {V.shape}, but there are {len(lrs)} lrs and "
                          f"{len(lambdas)} lambdas: expected {(len(lrs), len(lambdas))}")
-    fig, ax = _figure(ax, figsize, dpi)
-    best = None
-    if np.isfinite(V).any():
-        masked = np.where(np.isfinite(V), V, -np.inf if higher_is_better else np.inf)
-        flat = np.argmax(masked) if higher_is_better else np.argmin(masked)
-        best = tuple(int(i) for i in np.unravel_index(flat, V.shape))
-    im = _heatmap(ax, V, fmt, cmap, highlight=best)
-    ax.set_xticks(range(len(lambdas)), labels=[f"{v:g}" for v in lambdas])
-    ax.set_yticks(range(len(lrs)), labels=[f"{v:g}" for v in lrs])
-    ax.set_xlabel("λ (L2 regularisation)")
-    ax.set_ylabel("learning rate")
-    title = label
-    if best is not None:
-        title += f" (best {V[best]:{fmt}} at lr={lrs[best[0]]:g}, λ={lambdas[best[1]]:g})"
-    ax.set_title(title)
-    fig.colorbar(im, ax=ax, label=label)
-    return _finish(fig, save)
+    fmt = _format(fmt)
+    _check_cmap(cmap)
+    fig, ax, created = _figure(ax, figsize, dpi)
+
+    def draw():
+        best = None
+        if np.isfinite(V).any():
+            masked = np.where(np.isfinite(V), V, -np.inf if higher_is_better else np.inf)
+            flat = np.argmax(masked) if higher_is_better else np.argmin(masked)
+            best = tuple(int(i) for i in np.unravel_index(flat, V.shape))
+        im = _heatmap(ax, V, fmt, cmap, highlight=best)
+        ax.set_xticks(range(len(lambdas)), labels=[f"{v:g}" for v in lambdas])
+        ax.set_yticks(range(len(lrs)), labels=[f"{v:g}" for v in lrs])
+        ax.set_xlabel("λ (L2 regularisation)")
+        ax.set_ylabel("learning rate")
+        title = label
+        if best is not None:
+            title += f" (best {V[best]:{fmt}} at lr={lrs[best[0]]:g}, λ={lambdas[best[1]]:g})"
+        ax.set_title(title)
+        fig.colorbar(im, ax=ax, label=label)
+
+    return _drawn(draw, fig, created, save)
+
+
+def _numbers(values, name):
+    """A 1-D sequence of real numbers, as a list of floats."""
+    arr = np.asarray(values)
+    if arr.ndim != 1 or arr.dtype.kind not in "biuf":
+        raise ValueError(f"{name} must be a 1-D sequence of numbers, got {values!r}")
+    return [float(v) for v in arr]
