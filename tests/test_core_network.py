@@ -580,3 +580,30 @@ def test_score_with_one_output_takes_a_1d_target_column_as_fit_does():
     pm = np.array([-1, 1, 1, -1])
     expected = np.mean(tanh.predict(X) == (pm > 0))
     assert tanh.score(X, pm) == expected
+
+
+def test_the_reference_reads_network_biases_and_checks_its_shapes():
+    """The oracle takes Network.biases (1-D) as the notes' columns, refuses a target whose
+    length differs from the output's, and names an undefined mean instead of dividing by 0."""
+    net = cmlp.Network([3, 4, 3], seed=0, dtype="float64")
+    X = np.random.default_rng(0).random((5, 3))
+    T = cmlp.one_hot([0, 1, 2, 1, 0], 3)
+    acts = list(net.activations)
+    W = list(net.weights)
+    flat, cols = list(net.biases), [b.reshape(-1, 1) for b in net.biases]
+    for loss in ("tse", "mse"):
+        expected = ref.total_cost(W, cols, acts, loss, X, T)
+        assert ref.total_cost(W, flat, acts, loss, X, T) == expected
+        same = cmlp.Network([3, 4, 3], loss=loss, dtype="float64")
+        same.params = net.params
+        np.testing.assert_allclose(expected, same.cost(X, T), rtol=1e-12)
+        for a, b in zip(ref.gradients(W, flat, acts, loss, X, T)[0],
+                        ref.gradients(W, cols, acts, loss, X, T)[0]):
+            np.testing.assert_array_equal(a, b)
+    assert ref.loss_term("tse", "sigmoid", np.array([1.0, 0, 0]), np.full((3, 1), 0.5)) == 0.75
+    with pytest.raises(ValueError, match="t has 2 entries but y has 3"):
+        ref.loss_term("tse", "sigmoid", np.array([1.0, 0]), np.full((3, 1), 0.5))
+    with pytest.raises(ValueError, match="mean mse loss of no rows"):
+        ref.gradients(W, flat, acts, "mse", np.zeros((0, 3)), np.zeros((0, 3)))
+    with pytest.raises(ValueError, match="weights sum to 0"):
+        ref.total_cost(W, flat, acts, "mse", X, T, sample_weight=np.zeros(5))

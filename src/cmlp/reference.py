@@ -11,7 +11,9 @@ loss, ``S_L = -2 A_L e`` with ``e = t - y``), and backpropagation is
 ``S_{i-1} = A_{i-1} W_i S_i``; then ``dF/dW_i = a_{i-1} S_i^T`` and ``dF/db_i = S_i``.
 
 Python lists are 0-based: ``weights[0]`` is the notes' ``W_1`` and ``a[0]`` is ``a_0``.
-Biases are column vectors ``(n_i, 1)`` here, as in the notes.
+Biases are column vectors ``(n_i, 1)`` here, as in the notes; a bias given 1-D (as
+``cmlp.Network.biases`` holds it) is read as that column. Targets and outputs of one
+sample are read as columns too, and must have the same number of entries.
 """
 import numpy as np
 
@@ -89,6 +91,20 @@ def _clip(y):
     return np.clip(y, eps, 1 - eps)
 
 
+def _columns(t, y):
+    """t and y of one sample as float64 columns (n_L, 1) of the same length."""
+    t = np.asarray(t, dtype=np.float64).reshape(-1, 1)
+    y = np.asarray(y, dtype=np.float64).reshape(-1, 1)
+    if t.shape != y.shape:
+        raise ValueError(f"t has {t.shape[0]} entries but y has {y.shape[0]}")
+    return t, y
+
+
+def _column(b):
+    """A bias b_i as the notes' column (n_i, 1), whether given so or 1-D."""
+    return np.asarray(b, dtype=np.float64).reshape(-1, 1)
+
+
 def loss_term(loss, output, t, y):
     """The loss of one sample (a float).
 
@@ -96,6 +112,7 @@ def loss_term(loss, output, t, y):
     softmax output, -sum [t log y + (1 - t) log(1 - y)] for sigmoid outputs; poisson:
     sum [t log(t / y) - t + y] with 0 log 0 = 0 (scikit-learn's half Poisson deviance).
     """
+    t, y = _columns(t, y)
     e = t - y
     if loss == "poisson":
         total = 0.0
@@ -116,6 +133,8 @@ def loss_term(loss, output, t, y):
 
 def output_delta(loss, output, t, y, n):
     """S_L = dF/dn_L for one sample; t, y, n of shape (n_L, 1)."""
+    t, y = _columns(t, y)
+    n = np.asarray(n, dtype=np.float64).reshape(-1, 1)
     if loss == "poisson":
         # dF/dy = 1 - t/y and, for the exp output, A_L = diag(y): S_L = A_L (1 - t/y) = y - t
         A = np.diagflat(activation_derivative(output, n))
@@ -146,7 +165,7 @@ def feedforward(weights, biases, activations, x):
     a = [np.asarray(x, dtype=np.float64).reshape(-1, 1)]
     n = [None]
     for W, b, act in zip(weights, biases, activations):
-        n.append(W.T @ a[-1] + b)
+        n.append(W.T @ a[-1] + _column(b))
         a.append(activation(act, n[-1]))
     return a, n
 
@@ -180,7 +199,12 @@ def backprop(weights, biases, activations, loss, x, t):
 def _whole_set_scale(loss, N):
     # tse is the notes' sum over samples; mse, cross_entropy and poisson are means. With
     # sample weights N is the sum of the weights: the weighted sum, or the weighted mean.
-    return 1.0 if loss == "tse" else 1.0 / N
+    if loss == "tse":
+        return 1.0
+    if N == 0:
+        raise ValueError(f"the mean {loss} loss of no rows (or of rows whose weights sum to "
+                         f"0) is undefined")
+    return 1.0 / N
 
 
 def _weights_or_ones(sample_weight, N):
@@ -312,7 +336,7 @@ def backprop_dropout(weights, biases, activations, loss, x, t, masks):
     a = [np.asarray(x, dtype=np.float64).reshape(-1, 1)]
     n = [None]
     for i in range(1, L + 1):
-        n.append(weights[i - 1].T @ a[i - 1] + biases[i - 1])
+        n.append(weights[i - 1].T @ a[i - 1] + _column(biases[i - 1]))
         h = activation(activations[i - 1], n[i])
         a.append(masks[i - 1] * h if i < L else h)
     S = [None] * (L + 1)
