@@ -1017,3 +1017,27 @@ def test_per_sample_sgd_is_bit_identical_across_n_threads(dtype):
         results.append(net.params.copy())
     for params in results[1:]:
         np.testing.assert_array_equal(params, results[0])
+
+
+def test_sparse_targets_and_weights_are_refused_with_the_fix():
+    sp = pytest.importorskip("scipy.sparse")
+    net = _net()
+    T = np.eye(3)[[0, 1, 2, 0]]
+    with pytest.raises(TypeError, match=r"y cannot be sparse .*pass y\.toarray\(\)"):
+        net.cost(ROW, sp.csr_matrix(T))
+    with pytest.raises(TypeError, match=r"sample_weight cannot be sparse"):
+        net.cost(ROW, T, sample_weight=sp.csr_matrix(np.ones((1, 4))))
+
+
+def test_a_dataframe_of_numeric_columns_of_mixed_or_nullable_dtypes_is_read_as_numbers():
+    pd = pytest.importorskip("pandas")
+    net = cmlp.Network([2, 3, 2], seed=0)
+    expected = net.forward(np.array([[1.0, 1.0], [0.0, 0.0]]))
+    mixed = pd.DataFrame({"a": [1, 0], "b": [True, False]})
+    nullable = pd.DataFrame({"a": [1, 0], "b": [1, 0]}).astype("Int64")
+    for X in (mixed, nullable):
+        np.testing.assert_array_equal(net.forward(X), expected)
+    with pytest.raises(ValueError, match="X contains NaN"):
+        net.forward(pd.DataFrame({"a": [1, None], "b": [1, 0]}).astype("Int64"))
+    with pytest.raises(TypeError, match="X must hold numbers"):
+        net.forward(pd.DataFrame({"a": [1, 0], "b": ["x", "y"]}))

@@ -420,3 +420,18 @@ def test_lbfgs_estimator_on_sparse_equals_dense():
         np.testing.assert_allclose(b, a, rtol=1e-7, atol=1e-10)
     np.testing.assert_allclose(fits[1].predict_proba(S), fits[0].predict_proba(S.toarray()),
                                rtol=1e-7, atol=1e-10)
+
+
+def test_duplicate_entries_are_summed_and_checked_as_toarray_does():
+    """Two finite duplicates whose sum overflows are refused like the dense inf; summable
+    duplicates give the dense result, and the user's matrix is left as it was."""
+    net = cmlp.Network([2, 3, 2], seed=0)
+    for dtype, big in (("float64", 1e308), ("float32", 3e38)):
+        X = sp.csr_matrix((np.array([big, big, 1.0]), np.array([0, 0, 1]),
+                           np.array([0, 2, 3])), shape=(2, 2))
+        with pytest.raises(ValueError, match=r"\bX\b"):
+            cmlp.Network([2, 3, 2], seed=0, dtype=dtype).forward(X)
+    X = sp.csr_matrix((np.array([0.25, 0.5, 1.0]), np.array([0, 0, 1]),
+                       np.array([0, 2, 3])), shape=(2, 2))
+    np.testing.assert_array_equal(net.forward(X), net.forward(X.toarray()))
+    assert not X.has_canonical_format and X.nnz == 3

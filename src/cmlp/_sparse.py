@@ -34,6 +34,8 @@ def as_csr(X, n_features, dtype, name="X"):
 
     The errors are those of a dense X (shape, non-finite values), each naming ``name``; a
     malformed matrix (indptr not non-decreasing, an index out of range) is a ValueError too.
+    A matrix not in canonical format (unsorted indices, duplicate entries) is canonicalised
+    on a copy first: duplicates are summed, as ``X.toarray()`` sums them.
     """
     if X.ndim != 2:
         raise ValueError(f"{name} must have shape (n_samples, n_features), got a sparse "
@@ -55,7 +57,24 @@ def as_csr(X, n_features, dtype, name="X"):
         raise ValueError(f"{name} is not a valid sparse matrix: its indptr has "
                          f"{indptr.shape[0]} entries for {X.shape[0]} rows (expected "
                          f"{X.shape[0] + 1})")
-    return _core.CSR(data, indices, indptr, X.shape[1], name)
+    csr = _core.CSR(data, indices, indptr, X.shape[1], name)  # checks the structure
+    if data.size and not X.has_canonical_format and _duplicates_may_overflow(data, indptr):
+        # (scipy's has_canonical_format reads indptr: asked only once it is known valid.)
+        # Duplicate entries are summed where a row is written densely, as toarray sums
+        # them; if such a sum could overflow, sum them here on a copy first, so that two
+        # finite entries whose sum is inf are reported as a dense inf would be
+        X = X.copy()
+        X.sum_duplicates()
+        return as_csr(X, n_features, dtype, name)
+    return csr
+
+
+def _duplicates_may_overflow(data, indptr):
+    """Whether summing the entries of one row could leave data's dtype range: the largest
+    magnitude times the most entries in a row (no allocation of nnz size)."""
+    largest = max(abs(float(data.max())), abs(float(data.min())))
+    most = int(np.diff(indptr).max()) if indptr.shape[0] > 1 else 0
+    return largest * most >= float(np.finfo(data.dtype).max)
 
 
 def chunk_rows(n_features):

@@ -67,14 +67,39 @@ def as_float_dtype(dtype, name="dtype"):
     return dt
 
 
+def _pandas_numeric(value):
+    """A pandas DataFrame/Series whose columns are all numeric or boolean, including the
+    nullable extension dtypes (Int64, boolean, Float64), as float64 (missing values NaN);
+    None for anything else."""
+    if not type(value).__module__.startswith("pandas"):
+        return None
+    from pandas.api.types import is_bool_dtype, is_numeric_dtype
+    dtypes = getattr(value, "dtypes", None)
+    if dtypes is None:
+        return None
+    dtypes = list(dtypes) if hasattr(dtypes, "__iter__") else [dtypes]
+    if not dtypes or not all(is_numeric_dtype(d) or is_bool_dtype(d) for d in dtypes):
+        return None
+    return value.to_numpy(dtype=np.float64, na_value=np.nan)
+
+
 def as_numeric_array(value, name):
-    """np.asarray with a clear error for ragged, object, string and complex input."""
+    """np.asarray with a clear error for ragged, object, string, complex and sparse input.
+    A pandas object whose columns are all numeric or boolean (mixed, or nullable extension
+    dtypes) is read as float64."""
     if isinstance(value, (str, bytes)):
         raise TypeError(f"{name} must be a numeric array, got {type(value).__name__}")
+    if type(value).__module__.startswith("scipy.sparse"):
+        raise TypeError(f"{name} cannot be sparse (got a scipy.sparse "
+                        f"{type(value).__name__}); pass {name}.toarray()")
     try:
         arr = np.asarray(value)
     except (ValueError, TypeError) as exc:
         raise ValueError(f"{name} could not be converted to a numeric array: {exc}") from exc
+    if arr.dtype.kind == "O":
+        numeric = _pandas_numeric(value)
+        if numeric is not None:
+            arr = numeric
     if arr.dtype.kind not in _NUMERIC_KINDS:
         raise TypeError(f"{name} must hold numbers (bool, integer or float), got dtype "
                         f"{arr.dtype}; convert it with np.asarray({name}, dtype=float) "
