@@ -136,3 +136,31 @@ def test_against_sklearn(seed):
 def test_a_label_beyond_int64_is_shown_as_given(label):
     with pytest.raises(ValueError, match=r"got (9223372036854775808|1e\+20)"):
         accuracy(label, [0])
+
+
+def test_large_labels_are_reported_not_allocated():
+    """classification_report works over the labels that occur, whatever their values; the
+    matrix and scorecards refuse a K beyond 16,384 by name instead of allocating it."""
+    from cmlp import metrics as M
+    rep = M.classification_report([0, 20000, 20000], [0, 20000, 0], output_dict=True)
+    assert set(rep) == {"0", "20000", "accuracy", "macro avg", "weighted avg"}
+    assert rep["20000"] == {"precision": 1.0, "recall": 0.5, "f1-score": 2 / 3, "support": 2}
+    assert "10000000000" in M.classification_report([0, 10**10], [0, 10**10])
+    for call in (lambda: M.confusion_matrix([0, 10**10], [0, 1]),
+                 lambda: M.confusion_matrix([0, 10**5], [0, 1]),
+                 lambda: M.scorecards(np.array([2.0**40]), [0])):
+        with pytest.raises(ValueError, match="at most 16384 classes"):
+            call()
+    with pytest.raises(ValueError, match="at most 16384 classes"):
+        M.scorecards([0, 16384], [0, 0])
+    assert M.scorecards([0, 16383], [0, 0])[0].shape == (16384,)
+
+
+def test_metrics_arguments_are_checked_by_name():
+    from cmlp import metrics as M
+    with pytest.raises(ValueError, match="y_true could not be read"):
+        M.accuracy([[1], [1, 2]], [1, 2])
+    with pytest.raises(TypeError, match="output_dict must be True or False"):
+        M.classification_report([0, 1], [0, 1], output_dict="no")
+    with pytest.raises(ValueError, match="y_true must hold labels 0..K-1, got 9.2"):
+        M.accuracy(np.array([2.0**63]), [0.0])

@@ -584,3 +584,38 @@ def test_optimizers_match_torch_optim(name):
         grad[...] = g
         _core.optim_step(net._arch, o, p, grad, state, 1.0)
     np.testing.assert_allclose(p, tp.detach().numpy(), rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("attribute, value, error, match", [
+    ("momentum", 5, ValueError, r"optimizer Momentum: momentum must be in \[0, 1\)"),
+    ("lr", -0.5, ValueError, "optimizer Momentum: lr must be > 0.0"),
+    ("lr", "0.1", TypeError, "optimizer Momentum: lr must be a real number"),
+])
+def test_optimizer_attributes_set_after_construction_are_checked_at_fit(attribute, value,
+                                                                        error, match):
+    X, y = np.random.default_rng(0).random((8, 3)), np.arange(8) % 2
+    net = cmlp.Network([3, 4, 2], seed=0)
+    before = net.params.copy()
+    opt = optim.Momentum()
+    setattr(opt, attribute, value)
+    with pytest.raises(error, match=match):
+        net.fit(X, y, optimizer=opt, verbose=0)
+    assert np.array_equal(net.params, before)
+    adam = optim.Adam()
+    adam.eps = -1.0
+    with pytest.raises(ValueError, match="optimizer Adam: eps must be > 0.0"):
+        net.fit(X, y, optimizer=adam, verbose=0)
+    with pytest.raises(ValueError, match="lr must be finite, got an integer of 1329 bits"):
+        optim.Adam(lr=10**400)
+
+
+def test_a_built_in_schedule_that_underflows_is_refused_before_training():
+    X, y = np.random.default_rng(0).random((8, 3)), np.arange(8) % 2
+    net = cmlp.Network([3, 4, 2], seed=0)
+    before = net.params.copy()
+    with pytest.raises(ValueError, match="gave 0.0 for epoch 1099"):
+        net.fit(X, y, epochs=1100, batch_size=None, verbose=0,
+                lr_schedule=schedules.ExponentialDecay(0.5))
+    assert np.array_equal(net.params, before)
+    with pytest.raises(TypeError, match=r"e.g. StepDecay\(\), not the class"):
+        net.fit(X, y, lr_schedule=schedules.StepDecay, verbose=0)

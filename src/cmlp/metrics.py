@@ -13,13 +13,17 @@ from __future__ import annotations
 import numpy as np
 
 from ._typing import ArrayLike, IntArray
+from ._validation import check_bool
 
 __all__ = ["accuracy", "classification_report", "confusion_matrix", "scorecards"]
 
 
 def _labels(y, name):
     """``y`` as a 1-D int64 array, or a ValueError/TypeError naming ``name``."""
-    a = np.asarray(y)
+    try:
+        a = np.asarray(y)
+    except (ValueError, TypeError) as exc:  # ragged nested sequences
+        raise ValueError(f"{name} could not be read as a 1-D array of labels: {exc}") from None
     if a.dtype == object or a.dtype.kind in "USV":
         raise TypeError(f"{name} must hold integer labels, got an array of dtype {a.dtype}")
     if a.ndim != 1:
@@ -37,7 +41,8 @@ def _labels(y, name):
                              f"{a[~(np.isfinite(a) & (a == np.round(a)))][0]!r}")
     elif a.dtype.kind not in "iu":
         raise TypeError(f"{name} must hold integer labels, got dtype {a.dtype}")
-    if a.dtype.kind in "uf" and a.max() > np.iinfo(np.int64).max:
+    if (a.dtype.kind == "u" and a.max() > np.iinfo(np.int64).max) or \
+            (a.dtype.kind == "f" and a.max() >= 2.0 ** 63):
         # checked before the cast, which would wrap the value shown to a negative one
         raise ValueError(f"{name} must hold labels 0..K-1, got {a.max().item()!r}")
     out = a.astype(np.int64)
@@ -63,6 +68,18 @@ def _pair(y_true, y_pred, n_classes=None):
         if top > k:
             raise ValueError(f"labels go up to {top - 1} but n_classes={k}; labels must be in 0..{k - 1}")
     return t, p, k
+
+
+# Largest K of a (K, K) confusion matrix (2 GB of int64 counts): labels beyond it are
+# surely not 0..K-1 classes but ids, which np.unique(y, return_inverse=True) maps to them.
+_MAX_CLASSES = 1 << 14
+
+
+def _check_classes(k):
+    if k > _MAX_CLASSES:
+        raise ValueError(f"labels go up to {k - 1}, but there can be at most {_MAX_CLASSES} "
+                         f"classes 0..K-1 (a (K, K) confusion matrix); map other labels to "
+                         f"classes with np.unique(y, return_inverse=True)")
 
 
 def accuracy(y_true: ArrayLike, y_pred: ArrayLike) -> float:
@@ -95,7 +112,7 @@ def confusion_matrix(y_true: ArrayLike, y_pred: ArrayLike, n_classes: int | None
     y_pred : array_like of shape (N,)
         Predicted labels 0..K-1.
     n_classes : int, optional
-        K; default the largest label in either array plus one.
+        K; default the largest label in either array plus one. At most 16,384.
 
     Returns
     -------
@@ -105,6 +122,7 @@ def confusion_matrix(y_true: ArrayLike, y_pred: ArrayLike, n_classes: int | None
         correct predictions.
     """
     t, p, k = _pair(y_true, y_pred, n_classes)
+    _check_classes(k)
     return np.bincount(t * k + p, minlength=k * k).reshape(k, k).astype(np.int64)
 
 
@@ -123,7 +141,7 @@ def scorecards(y_true: ArrayLike, y_pred: ArrayLike, n_classes: int | None = Non
     y_pred : array_like of shape (N,)
         Predicted labels 0..K-1.
     n_classes : int, optional
-        K; default the largest label in either array plus one.
+        K; default the largest label in either array plus one. At most 16,384.
 
     Returns
     -------
@@ -134,6 +152,7 @@ def scorecards(y_true: ArrayLike, y_pred: ArrayLike, n_classes: int | None = Non
         Wrong predictions per true class.
     """
     t, p, k = _pair(y_true, y_pred, n_classes)
+    _check_classes(k)
     hit = t == p
     success = np.bincount(t[hit], minlength=k).astype(np.int64)
     failure = np.bincount(t[~hit], minlength=k).astype(np.int64)
@@ -188,19 +207,22 @@ def classification_report(y_true: ArrayLike, y_pred: ArrayLike, digits: int = 2,
     """
     if isinstance(digits, (bool, np.bool_)) or not isinstance(digits, (int, np.integer)) or digits < 0:
         raise ValueError(f"digits must be a non-negative int, got {digits!r}")
+    output_dict = check_bool("output_dict", output_dict)
     t, p, k = _pair(y_true, y_pred, n_classes)
-    C = confusion_matrix(t, p, k)
-    precision, recall, f1, support = _per_class(C)
     if n_classes is None:
-        present = np.union1d(np.unique(t), np.unique(p))
+        # only the labels that occur: the matrix is over them, whatever their values
+        present, inverse = np.unique(np.concatenate([t, p]), return_inverse=True)
+        t, p, k = inverse[:t.shape[0]], inverse[t.shape[0]:], present.shape[0]
     else:
         present = np.arange(k)
+    C = confusion_matrix(t, p, k)
+    precision, recall, f1, support = _per_class(C)
     total = int(support.sum())
     acc = float(np.trace(C) / total)
-    sel = present
+    sel = np.arange(k)
     rows = {}
     for c in sel:
-        rows[str(int(c))] = {
+        rows[str(int(present[c]))] = {
             "precision": float(precision[c]),
             "recall": float(recall[c]),
             "f1-score": float(f1[c]),

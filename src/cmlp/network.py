@@ -30,7 +30,7 @@ from ._validation import (
 from ._typing import ArrayLike, Callback, DTypeLike, FloatArray, PathLike, SeedLike
 from .history import ConvergenceWarning, History
 from .optim import get_optimizer
-from .schedules import get_schedule, lr_for_epoch
+from .schedules import FromCallable, get_schedule, lr_for_epoch
 
 ACTIVATIONS = ("sigmoid", "relu", "tanh", "leaky_relu", "elu", "identity")
 # exp: output layer only, y = e^n (the log link of the Poisson loss)
@@ -1152,6 +1152,10 @@ class Network:
         if lbfgs:
             self._check_lbfgs_arguments(batch_size, l1, drop, lr_schedule)
             batch_size = None
+        elif not isinstance(schedule, FromCallable):
+            # the built-in schedules never rise: a rate that underflows to 0 by the last
+            # epoch is refused now, not after the epochs before it have trained
+            lr_for_epoch(schedule, epochs - 1, lr)
         early_stopping = check_bool("early_stopping", early_stopping)
         patience = check_int("patience", patience, 1)
         callbacks = self._check_callbacks(callbacks)

@@ -251,7 +251,15 @@ def get_optimizer(optimizer):
         if optimizer.name not in OPTIMIZERS:
             raise ValueError(f"optimizer: {type(optimizer).__name__} is not one of cmlp.optim's "
                              f"optimizers {sorted(OPTIMIZERS)}")
-        return optimizer
+        # the attributes are public and may have been set after __init__ checked them: a
+        # fresh object of the same settings checks them again
+        settings = dict(optimizer.hyperparameters())
+        if optimizer.name != "lbfgs":
+            settings["lr"] = optimizer.lr
+        try:
+            return OPTIMIZERS[optimizer.name](**settings)
+        except (TypeError, ValueError) as exc:
+            raise type(exc)(f"optimizer {type(optimizer).__name__}: {exc}") from None
     if isinstance(optimizer, str):
         if optimizer not in OPTIMIZERS:
             raise ValueError(f"optimizer must be one of {sorted(OPTIMIZERS)} or a cmlp.optim "

@@ -128,6 +128,9 @@ def get_schedule(spec):
         return Constant()
     if isinstance(spec, Schedule):
         return spec
+    if isinstance(spec, type) and issubclass(spec, Schedule):
+        raise TypeError(f"lr_schedule: pass a schedule object, e.g. {spec.__name__}(), not the "
+                        f"class {spec.__name__}")
     if isinstance(spec, str):
         if spec not in SCHEDULES:
             raise ValueError(f"lr_schedule must be one of {sorted(SCHEDULES)}, a "
