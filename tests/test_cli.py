@@ -147,6 +147,26 @@ def test_train_on_csv_files_then_evaluate_and_predict(tmp_path):
     assert run("predict", model, gz).stdout == pr.stdout
 
 
+def test_train_with_each_optimizer_is_one_fit_of_that_optimizer(tmp_path):
+    """--optimizer: the run is Network.fit with that optimizer over all the epochs (its
+    state carried across them), at the optimizer's own default rate unless --lr is given."""
+    train = mnist("mnist_train_100.csv")
+    common = ["--train", train, "--test", mnist("mnist_test_10.csv"), "--epochs", "3",
+              "--seed", "4", "--layers", "784,16,10", "--batch-size", "10"]
+    X, labels = load_mnist_csv(train, scale=False)
+    for name, lr in (("adam", None), ("momentum", "0.05")):
+        model = tmp_path / f"{name}.npz"
+        proc = run("train", *common, "--optimizer", name, "--save", model,
+                   *(("--lr", lr) if lr else ()))
+        assert proc.returncode == 0, proc.stderr
+        shown = {"adam": "adam: lr 0.001,", "momentum": "momentum: lr 0.05,"}[name]
+        assert shown in proc.stdout
+        net = cmlp.Network([784, 16, 10], seed=4)
+        net.fit(X / 255, labels, epochs=3, batch_size=10, optimizer=name,
+                lr=float(lr) if lr else None, seed=None, verbose=0)
+        np.testing.assert_array_equal(persistence.load(model).params, net.params)
+
+
 def test_train_save_path_without_suffix_and_summary(tmp_path):
     model = tmp_path / "model"
     proc = run("train", "--epochs", "1", "--layers", "784,8,10", "--seed", "0", "-q",
@@ -209,7 +229,7 @@ def test_console_script():
 USAGE_ERRORS = [
     ([], ["required: COMMAND"]),
     (["fit"], ["invalid choice: 'fit'"]),
-    (["train", "--optimizer", "adam"], ["--optimizer", "'adam'", "sgd"]),
+    (["train", "--optimizer", "lbfgs"], ["--optimizer", "'lbfgs'", "adam"]),
     (["train", "--layers", "784,x,10"], ["--layers", "784,x,10"]),
     (["train", "--layers", "100,10"], ["--layers", "784"]),
     (["train", "--layers", "784,5"], ["--layers", "labels go up to 9"]),

@@ -24,8 +24,9 @@ import numpy as np
 
 from ._version import __version__
 
-OPTIMIZERS = ("sgd",)
-"""Values accepted by ``cmlp train --optimizer``."""
+OPTIMIZERS = ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam")
+"""Values accepted by ``cmlp train --optimizer`` (cmlp.optim's, with their defaults;
+full-batch L-BFGS is left to the Python API)."""
 
 N_PIXELS = 784
 DEFAULT_LAYERS = (784, 500, 200, 10)
@@ -161,13 +162,16 @@ def build_parser():
     g = t.add_argument_group("training")
     g.add_argument("--epochs", type=_positive_int, default=DEFAULT_EPOCHS,
                    help=f"passes over the training set (default: {DEFAULT_EPOCHS})")
-    g.add_argument("--lr", type=_positive_float, default=DEFAULT_LR,
-                   help=f"learning rate, the notes' alpha (default: {DEFAULT_LR})")
+    g.add_argument("--lr", type=_positive_float, default=None,
+                   help=f"learning rate, the notes' alpha (default: {DEFAULT_LR} with sgd, "
+                        f"else the optimizer's own: 0.1 momentum and nesterov, 0.01 adagrad "
+                        f"and rmsprop, 0.001 adam)")
     g.add_argument("--batch-size", type=_batch_size, default=1, metavar="B",
                    help="samples per update; 1 is the notes' per-sample SGD (default), "
                         "'full' the whole set")
     g.add_argument("--optimizer", choices=OPTIMIZERS, default="sgd",
-                   help="update rule (default: sgd; available: " + ", ".join(OPTIMIZERS) + ")")
+                   help="update rule, as cmlp.optim (and torch.optim) define it (default: "
+                        "sgd; available: " + ", ".join(OPTIMIZERS) + ")")
     g.add_argument("--seed", type=_seed, default=None,
                    help="seed of the initial weights and the shuffling (default: a random "
                         "seed, printed so that the run can be repeated)")
@@ -527,18 +531,23 @@ def _train(args, out):
     info(f"network {'-'.join(map(str, net.layers))}: hidden {args.activation}, output "
          f"{net.output}, loss {net.loss}, init {net.init}, {net.dtype.name}, "
          f"{net.n_params:,} parameters")
+    from .optim import OPTIMIZERS as OPTIMIZER_CLASSES
+    lr = args.lr if args.lr is not None else DEFAULT_LR if args.optimizer == "sgd" else None
+    lr = OPTIMIZER_CLASSES[args.optimizer]().resolve_lr(lr)
     epochs = f"{args.epochs} epoch{'s' if args.epochs > 1 else ''}"
-    info(f"{args.optimizer}: lr {args.lr:g}, batch size {batch}, {epochs}, seed {seed}")
-    costs = []
+    info(f"{args.optimizer}: lr {lr:g}, batch size {batch}, {epochs}, seed {seed}")
     width = len(str(args.epochs))
-    for epoch in range(args.epochs):
-        # one epoch per call; seed=None continues the network's generator, so this is the
-        # same run as one fit(epochs=...) call
-        h = net.fit(X_train, y_train, epochs=1, lr=args.lr, batch_size=batch, shuffle=True,
-                    seed=None, verbose=0)
-        costs.append(h.cost[0])
-        info(f"epoch {epoch + 1:>{width}}/{args.epochs}  cost {h.cost[0]:.6g}  "
-             f"({h.seconds[0]:.2f} s)")
+
+    def report_epoch(epoch, history):
+        info(f"epoch {epoch + 1:>{width}}/{args.epochs}  cost {history.cost[-1]:.6g}  "
+             f"({history.seconds[-1]:.2f} s)")
+
+    # one fit call (the optimizer's state runs across the epochs); seed=None continues the
+    # network's generator from its seed
+    h = net.fit(X_train, y_train, epochs=args.epochs, lr=lr, batch_size=batch,
+                optimizer=args.optimizer, shuffle=True, seed=None, verbose=0,
+                callbacks=[report_epoch])
+    costs = list(h.cost)
     info("")
     pred = _report(net, X_test, y_test, out, quiet)
     if args.save:
