@@ -283,9 +283,16 @@ def test_a_schedule_is_the_same_as_separate_fits_with_those_rates():
 def test_a_schedule_returning_a_bad_rate_is_refused():
     X, labels = _problem(11)
     net = cmlp.Network([5, 3, 3], seed=0)
-    with pytest.raises(ValueError, match="lr_schedule gave"):
+    with pytest.raises(ValueError, match="lr_schedule gave") as info:
         net.fit(X, labels, epochs=3, lr_schedule=lambda epoch: 0.1 if epoch == 0 else -1,
                 verbose=0)
+    # the epoch before the bad rate stands, and its History comes with the error
+    history = info.value.history
+    assert history.n_epochs == 1 and history.stopped == "lr_schedule"
+    assert history.stopped_epoch == 1 and list(history.learning_rates) == [0.1]
+    one = cmlp.Network([5, 3, 3], seed=0)
+    one.fit(X, labels, epochs=1, lr=0.1, verbose=0)
+    np.testing.assert_array_equal(net.params, one.params)
 
 
 # ------------------------------------------------------------------ validation, stopping

@@ -40,8 +40,9 @@ class History:
         The settings of the call (``lr`` the base learning rate, ``optimizer`` its name).
     stopped : str or None
         Why training ended early: ``"nonfinite"`` (a NaN or infinite loss),
-        ``"early_stopping"`` (no improvement of ``val_cost`` for ``patience`` epochs) or
-        ``"callback"`` (a callback returned False); with ``optimizer="lbfgs"`` also
+        ``"early_stopping"`` (no improvement of ``val_cost`` for ``patience`` epochs),
+        ``"callback"`` (a callback returned False) or ``"lr_schedule"`` (a callable
+        schedule gave a bad rate: ``fit`` raised ``ValueError``); with ``optimizer="lbfgs"`` also
         ``"converged"`` (scipy's convergence test was met), ``"max_fun"`` (the evaluation
         limit) or ``"line_search"`` (the line search found no acceptable step); else None
         (every epoch, or every L-BFGS iteration, was run).

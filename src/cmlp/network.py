@@ -1049,7 +1049,11 @@ class Network:
             Learning rate per epoch (0-based): "constant" (default), "step"
             (``lr * 0.5 ** (epoch // 10)``), "exponential" (``lr * 0.95 ** epoch``),
             "inverse" (``lr / (1 + 0.01 epoch)``), an object of :mod:`cmlp.schedules` for
-            other settings, or a callable ``epoch -> lr``.
+            other settings, or a callable ``epoch -> lr``. Each rate must be a finite
+            number > 0: a built-in schedule's rates are checked before training, a
+            callable's when each epoch starts; a bad rate then raises ``ValueError`` with
+            the parameters of the last completed epoch and the History so far as the
+            exception's ``history`` attribute (``stopped="lr_schedule"``).
         validation_data : tuple (X_val, y_val) or (X_val, y_val, sample_weight_val), optional
             Evaluated after every epoch: ``History.val_cost`` (cost plus penalty) and, for
             classification, ``History.val_accuracy`` (weighted if weights are given).
@@ -1504,7 +1508,12 @@ class Network:
         try:
             for epoch in range(epochs):
                 t0 = time.perf_counter()
-                lr = lr_for_epoch(config["schedule"], epoch, lr0)
+                try:
+                    lr = lr_for_epoch(config["schedule"], epoch, lr0)
+                except ValueError as err:  # a callable's rate: the epochs so far stand
+                    history._stop("lr_schedule", epoch)
+                    err.history = history
+                    raise
                 copt.lr = lr
                 perm = rng.permutation(N) if shuffle else np.arange(N, dtype=np.int64)
                 perm = perm.astype(np.int64, copy=False)
