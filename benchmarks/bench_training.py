@@ -90,7 +90,7 @@ def main(argv=None):
             history = net.fit(X, y, epochs=2, seed=r, verbose=0, **kw)
             calls[name].append(1e6 * (time.perf_counter() - t0) / (2 * N))
             steady[name].append(1e6 * history.seconds[1] / N)
-        wall, second = concurrent_fits(base, X, y, r)
+        wall, second = concurrent_fits(base, X, y, r, dict(cases)[alone])
         calls.setdefault(control, []).append(1e6 * wall / (2 * 2 * N))
         steady.setdefault(control, []).append(1e6 * second / (2 * N))
         t0 = time.perf_counter()
@@ -123,17 +123,17 @@ def main(argv=None):
         " ".join(f"{v:.2f}" for v in team), " ".join(f"{v:.2f}" for v in ceiling)))
 
 
-def concurrent_fits(base, X, y, seed):
-    """Two one-thread SGD fits of copies of base, started together in two threads: the
-    wall time until both end, and the mean of their second epochs (History.seconds)."""
+def concurrent_fits(base, X, y, seed, kw):
+    """Two two-epoch fits (fit's arguments kw: the one-thread SGD case) of copies of base,
+    started together in two threads: the wall time until both end, and the mean of their
+    second epochs (History.seconds)."""
     nets = [base.copy(), base.copy()]
     seconds = [None, None]
     start = threading.Barrier(3)
 
     def run(k):
         start.wait()
-        h = nets[k].fit(X, y, epochs=2, seed=seed, verbose=0, lr=0.05, batch_size=64,
-                        optimizer="sgd", n_threads=1)
+        h = nets[k].fit(X, y, epochs=2, seed=seed, verbose=0, **kw)
         seconds[k] = h.seconds[1]
 
     threads = [threading.Thread(target=run, args=(k,)) for k in range(2)]

@@ -21,14 +21,6 @@ from ._validation import to_float_c
 CHUNK_ELEMENTS = 1 << 18
 
 
-def is_sparse(X) -> bool:
-    """True for a scipy.sparse matrix or array (without importing scipy for other inputs)."""
-    if not type(X).__module__.startswith("scipy.sparse"):
-        return False
-    import scipy.sparse
-    return scipy.sparse.issparse(X)
-
-
 def as_csr(X, n_features, dtype, name="X"):
     """A scipy.sparse X with n_features columns -> a checked ``_core.CSR`` in dtype.
 

@@ -71,6 +71,14 @@ def as_float_dtype(dtype, name="dtype"):
     return dt
 
 
+def is_sparse(X) -> bool:
+    """True for a scipy.sparse matrix or array (without importing scipy for other inputs)."""
+    if not type(X).__module__.startswith("scipy.sparse"):
+        return False
+    import scipy.sparse
+    return scipy.sparse.issparse(X)
+
+
 def _pandas_numeric(value):
     """A pandas DataFrame/Series whose columns are all numeric or boolean, including the
     nullable extension dtypes (Int64, boolean, Float64), as float64 (missing values NaN);
@@ -93,7 +101,7 @@ def as_numeric_array(value, name):
     dtypes) is read as float64."""
     if isinstance(value, (str, bytes)):
         raise TypeError(f"{name} must be a numeric array, got {type(value).__name__}")
-    if type(value).__module__.startswith("scipy.sparse"):
+    if is_sparse(value):
         raise TypeError(f"{name} cannot be sparse (got a scipy.sparse "
                         f"{type(value).__name__}); pass {name}.toarray()")
     try:

@@ -22,9 +22,10 @@ import warnings
 
 import numpy as np
 
+from . import optim
 from ._version import __version__
 
-OPTIMIZERS = ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam")
+OPTIMIZERS = tuple(name for name in optim.OPTIMIZERS if name != "lbfgs")
 """Values accepted by ``cmlp train --optimizer`` (cmlp.optim's, with their defaults;
 full-batch L-BFGS is left to the Python API)."""
 
@@ -162,10 +163,11 @@ def build_parser():
     g = t.add_argument_group("training")
     g.add_argument("--epochs", type=_positive_int, default=DEFAULT_EPOCHS,
                    help=f"passes over the training set (default: {DEFAULT_EPOCHS})")
+    own = ", ".join(f"{optim.OPTIMIZERS[name].default_lr:g} {name}" for name in OPTIMIZERS
+                    if name != "sgd")
     g.add_argument("--lr", type=_positive_float, default=None,
                    help=f"learning rate, the notes' alpha (default: {DEFAULT_LR} with sgd, "
-                        f"else the optimizer's own: 0.1 momentum and nesterov, 0.01 adagrad "
-                        f"and rmsprop, 0.001 adam)")
+                        f"else the optimizer's own: {own})")
     g.add_argument("--batch-size", type=_batch_size, default=1, metavar="B",
                    help="samples per update; 1 is the notes' per-sample SGD (default), "
                         "'full' the whole set")
@@ -531,9 +533,8 @@ def _train(args, out):
     info(f"network {'-'.join(map(str, net.layers))}: hidden {args.activation}, output "
          f"{net.output}, loss {net.loss}, init {net.init}, {net.dtype.name}, "
          f"{net.n_params:,} parameters")
-    from .optim import OPTIMIZERS as OPTIMIZER_CLASSES
     lr = args.lr if args.lr is not None else DEFAULT_LR if args.optimizer == "sgd" else None
-    lr = OPTIMIZER_CLASSES[args.optimizer]().resolve_lr(lr)
+    lr = optim.get_optimizer(args.optimizer).resolve_lr(lr)
     epochs = f"{args.epochs} epoch{'s' if args.epochs > 1 else ''}"
     info(f"{args.optimizer}: lr {lr:g}, batch size {batch}, {epochs}, seed {seed}")
     width = len(str(args.epochs))

@@ -219,9 +219,8 @@ def classification_report(y_true: ArrayLike, y_pred: ArrayLike, digits: int = 2,
     precision, recall, f1, support = _per_class(C)
     total = int(support.sum())
     acc = float(np.trace(C) / total)
-    sel = np.arange(k)
     rows = {}
-    for c in sel:
+    for c in range(k):
         rows[str(int(present[c]))] = {
             "precision": float(precision[c]),
             "recall": float(recall[c]),
@@ -229,14 +228,17 @@ def classification_report(y_true: ArrayLike, y_pred: ArrayLike, digits: int = 2,
             "support": int(support[c]),
         }
     macro = {
-        "precision": float(np.mean(precision[sel])),
-        "recall": float(np.mean(recall[sel])),
-        "f1-score": float(np.mean(f1[sel])),
+        "precision": float(np.mean(precision)),
+        "recall": float(np.mean(recall)),
+        "f1-score": float(np.mean(f1)),
         "support": total,
     }
-    ws = support[sel]
-    # np.average, as scikit-learn computes it (the same rounding of ties)
-    wavg = (lambda v: float(np.average(v[sel], weights=ws))) if ws.sum() > 0 else (lambda v: 0.0)
+
+    def wavg(v):
+        # np.average, as scikit-learn computes it (the same rounding of ties); the weights
+        # sum to the number of labels, at least 1
+        return float(np.average(v, weights=support))
+
     weighted = {
         "precision": wavg(precision),
         "recall": wavg(recall),

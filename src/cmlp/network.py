@@ -15,7 +15,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from . import _core
-from ._sparse import as_csr, chunk_rows, dense_chunks, is_sparse, row_slice
+from ._sparse import as_csr, chunk_rows, dense_chunks, row_slice
 from ._targets import as_labels, as_targets
 from ._validation import (
     as_float_dtype,
@@ -25,12 +25,13 @@ from ._validation import (
     check_float,
     check_int,
     check_X,
+    is_sparse,
     to_float_c,
 )
 from ._typing import ArrayLike, Callback, DTypeLike, FloatArray, PathLike, SeedLike
 from .history import ConvergenceWarning, History
 from .optim import get_optimizer
-from .schedules import FromCallable, get_schedule, lr_for_epoch
+from .schedules import check_before_training, get_schedule, lr_for_epoch
 
 ACTIVATIONS = ("sigmoid", "relu", "tanh", "leaky_relu", "elu", "identity")
 # exp: output layer only, y = e^n (the log link of the Poisson loss)
@@ -1050,8 +1051,8 @@ class Network:
             (``lr * 0.5 ** (epoch // 10)``), "exponential" (``lr * 0.95 ** epoch``),
             "inverse" (``lr / (1 + 0.01 epoch)``), an object of :mod:`cmlp.schedules` for
             other settings, or a callable ``epoch -> lr``. Each rate must be a finite
-            number > 0: a built-in schedule's rates are checked before training, a
-            callable's when each epoch starts; a bad rate then raises ``ValueError`` with
+            number > 0: a built-in schedule's rates are checked before training, any
+            other's when each epoch starts; a bad rate then raises ``ValueError`` with
             the parameters of the last completed epoch and the History so far as the
             exception's ``history`` attribute (``stopped="lr_schedule"``).
         validation_data : tuple (X_val, y_val) or (X_val, y_val, sample_weight_val), optional
@@ -1156,10 +1157,8 @@ class Network:
         if lbfgs:
             self._check_lbfgs_arguments(batch_size, l1, drop, lr_schedule)
             batch_size = None
-        elif not isinstance(schedule, FromCallable):
-            # the built-in schedules never rise: a rate that underflows to 0 by the last
-            # epoch is refused now, not after the epochs before it have trained
-            lr_for_epoch(schedule, epochs - 1, lr)
+        else:  # not after the epochs before a rate that underflows have trained
+            check_before_training(schedule, epochs, lr)
         early_stopping = check_bool("early_stopping", early_stopping)
         patience = check_int("patience", patience, 1)
         callbacks = self._check_callbacks(callbacks)
@@ -1510,7 +1509,7 @@ class Network:
                 t0 = time.perf_counter()
                 try:
                     lr = lr_for_epoch(config["schedule"], epoch, lr0)
-                except ValueError as err:  # a callable's rate: the epochs so far stand
+                except ValueError as err:  # not a built-in's rate: the epochs so far stand
                     history._stop("lr_schedule", epoch)
                     err.history = history
                     raise

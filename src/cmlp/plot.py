@@ -14,6 +14,8 @@ that fails after making one closes it. Close figures you no longer need
 """
 import numpy as np
 
+from ._validation import check_float
+
 __all__ = ["plot_confusion_matrix", "plot_cost", "plot_digits", "plot_grid_search"]
 
 _INSTALL = "cmlp.plot needs matplotlib, which is not installed: pip install cmlp[plot]"
@@ -35,10 +37,7 @@ def _check_figure_args(figsize, dpi):
         raise ValueError(f"figsize must be (width, height) in inches, got {figsize!r}") from None
     if not (np.isfinite(w) and np.isfinite(h) and w > 0 and h > 0):
         raise ValueError(f"figsize must be two positive sizes in inches, got {figsize!r}")
-    if isinstance(dpi, (bool, np.bool_)) or not isinstance(dpi, (int, float, np.integer,
-                                                                   np.floating)) \
-            or not np.isfinite(dpi) or dpi <= 0:
-        raise ValueError(f"dpi must be a positive number, got {dpi!r}")
+    check_float("dpi", dpi, 0.0, strict=True)
 
 
 def _check_ax(ax):
@@ -102,13 +101,12 @@ def _as_vector(values, name):
     return arr.astype(np.float64)
 
 
-def _names(labels, K, name="labels"):
-    """labels as K strings: a sequence (not a str) of K items."""
+def _names(labels):
+    """labels, a sequence of class names (not a str), as a list of str."""
     if isinstance(labels, (str, bytes)) or not hasattr(labels, "__len__") \
             or not hasattr(labels, "__iter__"):
-        raise TypeError(f"{name} must be a sequence of {K} names, got {type(labels).__name__}")
-    if len(labels) != K:
-        raise ValueError(f"{name} must name the {K} classes of cm, got {len(labels)} names")
+        raise TypeError(f"labels must be a sequence of class names, got "
+                        f"{type(labels).__name__}")
     return [str(v) for v in labels]
 
 
@@ -219,15 +217,14 @@ def plot_confusion_matrix(cm, labels=None, ax=None, *, figsize=(6.4, 5.6), dpi=1
         Rows are true labels, columns predicted labels; the diagonal holds the correct
         predictions.
     """
+    names = None if labels is None else _names(labels)
     if isinstance(cm, tuple):
         if len(cm) != 2:
             raise ValueError(f"cm as a tuple must be (y_true, y_pred), got {len(cm)} items; "
                              f"pass a matrix as an ndarray")
         from .metrics import confusion_matrix
-        if labels is not None:  # classes absent from these labels still get their row
-            cm = confusion_matrix(*cm, n_classes=len(_names(labels, len(labels))))
-        else:
-            cm = confusion_matrix(*cm)
+        # with labels, classes absent from these labels still get their row
+        cm = confusion_matrix(*cm, n_classes=None if names is None else len(names))
     C = np.asarray(cm)
     if C.dtype.kind not in "iuf" or C.ndim != 2 or C.shape[0] != C.shape[1] or C.size == 0:
         raise ValueError(f"cm must be a square (K, K) matrix of counts, got "
@@ -235,7 +232,10 @@ def plot_confusion_matrix(cm, labels=None, ax=None, *, figsize=(6.4, 5.6), dpi=1
     if not np.isfinite(C).all() or (C < 0).any():
         raise ValueError("cm must hold non-negative, finite counts")
     K = C.shape[0]
-    names = [str(k) for k in range(K)] if labels is None else _names(labels, K)
+    if names is None:
+        names = [str(k) for k in range(K)]
+    elif len(names) != K:
+        raise ValueError(f"labels must name the {K} classes of cm, got {len(names)} names")
     _check_cmap(cmap)
     fig, ax, created = _figure(ax, figsize, dpi)
 
@@ -327,7 +327,7 @@ def plot_digits(X, y_true, y_pred=None, n=25, shape=(28, 28), *, ncols=None, err
     if figsize is None:
         figsize = (1.2 * ncols, 1.35 * nrows)
     _check_cmap(cmap)
-    fig, axes, _ = _figure(None, figsize, dpi, nrows, ncols, grid=True)
+    fig, axes, created = _figure(None, figsize, dpi, nrows, ncols, grid=True)
     vmax = float(images.max()) if images.size else 1.0
 
     def draw():
@@ -349,7 +349,7 @@ def plot_digits(X, y_true, y_pred=None, n=25, shape=(28, 28), *, ncols=None, err
             axes.flat[0].text(0.5, 0.5, "no images", ha="center", va="center")
         fig.tight_layout()
 
-    return _drawn(draw, fig, True, save)
+    return _drawn(draw, fig, created, save)
 
 
 def _shape(shape):

@@ -91,18 +91,18 @@ def _clip(y):
     return np.clip(y, eps, 1 - eps)
 
 
+def _column(v):
+    """v (a sample, a bias, a target: given 1-D or as a column) as a float64 column, as
+    the notes write vectors."""
+    return np.asarray(v, dtype=np.float64).reshape(-1, 1)
+
+
 def _columns(t, y):
     """t and y of one sample as float64 columns (n_L, 1) of the same length."""
-    t = np.asarray(t, dtype=np.float64).reshape(-1, 1)
-    y = np.asarray(y, dtype=np.float64).reshape(-1, 1)
+    t, y = _column(t), _column(y)
     if t.shape != y.shape:
         raise ValueError(f"t has {t.shape[0]} entries but y has {y.shape[0]}")
     return t, y
-
-
-def _column(b):
-    """A bias b_i as the notes' column (n_i, 1), whether given so or 1-D."""
-    return np.asarray(b, dtype=np.float64).reshape(-1, 1)
 
 
 def loss_term(loss, output, t, y):
@@ -134,7 +134,7 @@ def loss_term(loss, output, t, y):
 def output_delta(loss, output, t, y, n):
     """S_L = dF/dn_L for one sample; t, y, n of shape (n_L, 1)."""
     t, y = _columns(t, y)
-    n = np.asarray(n, dtype=np.float64).reshape(-1, 1)
+    n = _column(n)
     if loss == "poisson":
         # dF/dy = 1 - t/y and, for the exp output, A_L = diag(y): S_L = A_L (1 - t/y) = y - t
         A = np.diagflat(activation_derivative(output, n))
@@ -162,7 +162,7 @@ def feedforward(weights, biases, activations, x):
     Returns the lists ``a = [a_0, ..., a_L]`` and ``n = [None, n_1, ..., n_L]`` (column
     vectors), so that ``n[i]`` and ``a[i]`` carry the notes' indices.
     """
-    a = [np.asarray(x, dtype=np.float64).reshape(-1, 1)]
+    a = [_column(x)]
     n = [None]
     for W, b, act in zip(weights, biases, activations):
         n.append(W.T @ a[-1] + _column(b))
@@ -184,7 +184,6 @@ def backprop(weights, biases, activations, loss, x, t):
     sample's loss F.
     """
     a, n = feedforward(weights, biases, activations, x)
-    t = np.asarray(t, dtype=np.float64).reshape(-1, 1)
     L = len(weights)
     S = [None] * (L + 1)  # S[i] is the notes' S_i
     S[L] = output_delta(loss, activations[-1], t, a[L], n[L])
@@ -246,14 +245,13 @@ def total_cost(weights, biases, activations, loss, X, T, sample_weight=None):
         if wr == 0:
             continue
         a, _ = feedforward(weights, biases, activations, x)
-        cost += wr * loss_term(loss, activations[-1],
-                               np.asarray(t, dtype=np.float64).reshape(-1, 1), a[-1])
+        cost += wr * loss_term(loss, activations[-1], t, a[-1])
     return cost * _whole_set_scale(loss, sum(w))
 
 
 def _copy_params(weights, biases):
     W = [np.array(w, dtype=np.float64) for w in weights]
-    b = [np.array(v, dtype=np.float64).reshape(-1, 1) for v in biases]
+    b = [_column(v).copy() for v in biases]
     return W, b
 
 
@@ -331,9 +329,8 @@ def backprop_dropout(weights, biases, activations, loss, x, t, masks):
     W_i S_i`` with ``M = diag(m)``: the mask enters as one more diagonal factor. Returns
     ``(dW, db, F)`` as :func:`backprop`.
     """
-    t = np.asarray(t, dtype=np.float64).reshape(-1, 1)
     L = len(weights)
-    a = [np.asarray(x, dtype=np.float64).reshape(-1, 1)]
+    a = [_column(x)]
     n = [None]
     for i in range(1, L + 1):
         n.append(weights[i - 1].T @ a[i - 1] + _column(biases[i - 1]))

@@ -142,6 +142,14 @@ def get_schedule(spec):
                     f"epoch -> lr, got {type(spec).__name__} {spec!r}")
 
 
+def check_before_training(schedule, epochs, lr):
+    """Refuse now a built-in schedule whose rate leaves the allowed range by the last of
+    ``epochs`` (theirs never rise, so the last epoch's is the smallest); other schedules
+    are checked as each epoch starts (:func:`lr_for_epoch`)."""
+    if type(schedule) in SCHEDULES.values():
+        lr_for_epoch(schedule, epochs - 1, lr)
+
+
 def lr_for_epoch(schedule, epoch, lr):
     """The checked rate of one epoch (finite, > 0)."""
     value = schedule(epoch, lr)
