@@ -351,29 +351,37 @@ static CMLP_NO_JAM void FN(sparse_forward_strip)(real *a, const int32_t *colptr,
     }
 }
 
-/* One strip [j0, j0 + CB) of one row of the row-wise sparse forward: out = start + the sum
- * over the row's nonzeros (cols[p0..p1), values vals[p0..p1)) of vals[p] W[cols[p], strip],
- * the accumulators in registers; out[j] stored for j >= keep only. */
-static CMLP_NO_JAM void FN(sparse_row_strip)(real *out, const real *start, ptrdiff_t keep,
-                                             const int32_t *cols, ptrdiff_t p0, ptrdiff_t p1,
-                                             const real *vals, const real *W, ptrdiff_t O)
+/* One strip [j0, j0 + CB) of one row of the row-wise sparse forward: out = start + the sum,
+ * in order, over the row's nonzeros from p0 on (columns cols[p], values vals[p]) whose
+ * column is below kend, p < p1, of vals[p] W[cols[p], strip], the accumulators in
+ * registers; out[j] stored for j >= keep only. out may be start. Returns the first p not
+ * taken. */
+static CMLP_NO_JAM ptrdiff_t FN(sparse_row_strip)(real *out, const real *start, ptrdiff_t keep,
+                                                  const int32_t *cols, ptrdiff_t p0,
+                                                  ptrdiff_t p1, int32_t kend, const real *vals,
+                                                  const real *W, ptrdiff_t O)
 {
     real acc[CMLP_SPARSE_CB];
     ptrdiff_t p, j;
     for (j = 0; j < CMLP_SPARSE_CB; j++) acc[j] = start[j];
-    for (p = p0; p < p1; p++) {
+    for (p = p0; p < p1 && cols[p] < kend; p++) {
         const real v = vals[p];
         const real *w = W + (ptrdiff_t)cols[p] * O;
         CMLP_SIMD
         for (j = 0; j < CMLP_SPARSE_CB; j++) acc[j] += v * w[j];
     }
     for (j = keep; j < CMLP_SPARSE_CB; j++) out[j] = acc[j];
+    return p;
 }
 
 /* Blocks of at most this many rows take the column-wise sparse forward (their row strips,
  * B x 256 bytes, stay in L1); larger blocks the row-wise one (strip by strip, W's strip
  * in L2, the accumulators in registers). Both add every a[r, j]'s terms in increasing k. */
 #define CMLP_SPARSE_COL_ROWS 64
+/* Inputs per chunk of the row-wise sparse forward (see sparse_forward). */
+#ifndef CMLP_SPARSE_KC
+#define CMLP_SPARSE_KC 128
+#endif
 
 /* a = act(x W + b) over the nonzeros of a block x (B, I), from its index idx (sparse_index),
  * which holds x's values: a overwritten. W (I, O)  b (O)  a (B, O), O >= CB */
@@ -383,18 +391,32 @@ static void FN(sparse_forward)(real *a, const int32_t *idx, const real *W, const
     const ptrdiff_t CB = CMLP_SPARSE_CB;
     ptrdiff_t r, j, j0;
     if (B > CMLP_SPARSE_COL_ROWS) {
-        /* strips outermost: one strip of W (I CB elements: 200 KB for 784 float64 inputs)
-         * stays in L2 while every row of the block reads it */
+        /* Column strips outermost, then chunks of KC inputs: a strip's chunk of W (KC CB
+         * elements, 32 KB) stays in L1 while every row of the block adds its terms from it
+         * and stores its partial sums, which the next chunk continues (pos[r]: row r's next
+         * nonzero). Every a[r, j] still takes its terms in increasing k from b[j] on: the sums
+         * of one pass over the row, bit for bit. The last strip [O - CB, O) (if O % CB) stores
+         * its columns j >= keep only; its other accumulators read the strip before's final
+         * values and are dropped. */
         const int32_t *rowptr = idx, *cols = idx + CMLP_GEMM_BLOCK + 1;
         const real *rvals = FN(index_row_values)(idx, I);
-        for (j0 = 0; j0 + CB <= O; j0 += CB)
-            for (r = 0; r < B; r++)
-                FN(sparse_row_strip)(a + r * O + j0, b + j0, 0, cols, rowptr[r], rowptr[r + 1],
-                                     rvals, W + j0, O);
-        if (j0 < O) /* a full strip [O - CB, O) storing its last O % CB columns */
-            for (r = 0; r < B; r++)
-                FN(sparse_row_strip)(a + r * O + O - CB, b + O - CB, j0 - (O - CB), cols,
-                                     rowptr[r], rowptr[r + 1], rvals, W + O - CB, O);
+        int32_t pos[CMLP_GEMM_BLOCK]; /* B <= CMLP_GEMM_BLOCK */
+        ptrdiff_t k0;
+        for (j0 = 0; j0 < O; j0 += CB) {
+            const ptrdiff_t js = j0 + CB <= O ? j0 : O - CB, keep = j0 - js;
+            for (r = 0; r < B; r++) pos[r] = rowptr[r];
+            for (k0 = 0; k0 < I; k0 += CMLP_SPARSE_KC) {
+                const int32_t kend = (int32_t)(I - k0 > CMLP_SPARSE_KC ? k0 + CMLP_SPARSE_KC : I);
+                for (r = 0; r < B; r++) {
+                    real *ar = a + r * O + js;
+                    if (k0 > 0 && (pos[r] == rowptr[r + 1] || cols[pos[r]] >= kend))
+                        continue; /* nothing to add in this chunk */
+                    pos[r] = (int32_t)FN(sparse_row_strip)(ar, k0 == 0 ? b + js : ar, keep, cols,
+                                                           pos[r], rowptr[r + 1], kend, rvals,
+                                                           W + js, O);
+                }
+            }
+        }
     } else {
         const int32_t *colptr = FN(index_colptr)(idx, I);
         const real *cvals = FN(index_values)(idx, I);

@@ -149,6 +149,42 @@ def test_the_sparse_first_layer_is_exact_about_zeros_and_non_finite_inputs():
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
+def test_the_row_wise_sparse_forward_adds_each_rows_terms_in_order_from_the_bias(
+        dtype, each_isa):
+    """Blocks of more than 64 sparse rows (the whole-set forward: cost passes, inference)
+    take the row-wise sparse kernel, which walks W's inputs in chunks of 128 and carries each
+    output's partial sum from chunk to chunk. Every output must still be exactly
+    ``b[j] + x[k1] W[k1, j] + x[k2] W[k2, j] + ...`` over the row's nonzero inputs in
+    increasing k, each product and sum rounded in turn: 300 inputs make three chunks, 70
+    outputs a last strip that overlaps the one before it, and the rows include one with no
+    nonzero input, ones whose inputs all lie in one chunk, and negative zeros."""
+    rng = np.random.default_rng(11)
+    N, n_in, n_out = _core.GEMM_BLOCK_ROWS + 100, 300, 70  # blocks of 512 and 100 rows
+    X = _sparse_X(rng, N, n_in, 0.12, dtype)
+    X[3] = 0                                              # the bias alone
+    X[4, :256] = 0                                        # the last chunk only
+    X[5, 128:] = 0                                        # the first chunk only
+    X[6, 130:140] = rng.random(10)                        # the middle chunk only
+    X[6, :130] = X[6, 140:] = 0
+    X[7, ::3] = -0.0                                      # adds nothing
+    net = cmlp.Network([n_in, n_out], activation="identity", dtype=dtype, seed=2)
+    W, b = net.weights[0], net.biases[0]
+    assert W.dtype == dtype and np.count_nonzero(X) < 0.5 * X.size  # the sparse kernels
+    expected = np.empty((N, n_out), dtype)
+    for r in range(N):
+        acc = b.copy()
+        for k in np.flatnonzero(X[r]):
+            acc = acc + X[r, k] * W[k]                    # in dtype: rounded at each step
+        expected[r] = acc
+    previous = _use_blas(True)
+    try:
+        Y = net.forward(X, n_threads=1)
+    finally:
+        _core.set_blas(previous)
+    np.testing.assert_array_equal(Y, expected)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
 def test_minibatch_fit_agrees_between_blas_and_own_kernels(dtype):
     rng = np.random.default_rng(4)
     X = _sparse_X(rng, 300, 50, 0.2, dtype)
