@@ -18,6 +18,12 @@ def notes_epoch(W, b, X_train, y_train, ransel, alpha):
     W[i] (n_i, n_{i+1}), b[i] (n_{i+1}, 1), X_train (N, n_0), y_train (n_L, N) as the notes
     store it (one-hot columns). Updates W and b in place (list items); returns the TSE cost.
     """
+    notes_sgd(W, b, X_train, y_train, ransel, alpha)
+    return notes_cost(W, b, X_train, y_train, ransel)
+
+
+def notes_sgd(W, b, X_train, y_train, ransel, alpha):
+    """The notes' per-sample loop over ransel (the first half of their cell)."""
     L = len(W)
     for k in range(len(ransel)):
         j = ransel[k]
@@ -35,6 +41,11 @@ def notes_epoch(W, b, X_train, y_train, ransel, alpha):
         for i in range(L):
             W[i] = W[i] - alpha * a[i] @ S[i + 1].T
             b[i] = b[i] - alpha * S[i + 1]
+
+
+def notes_cost(W, b, X_train, y_train, ransel):
+    """The notes' end-of-epoch TSEcost loop (the second half of their cell)."""
+    L = len(W)
     TSEcost = 0.0
     for j in range(len(ransel)):
         a0 = X_train[[j], :].T

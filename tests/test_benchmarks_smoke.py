@@ -134,3 +134,59 @@ def test_bench_training_runs_with_its_host_control():
                            r"([\d. ]+)$", out, re.M)
     assert per_repeat is not None, out
     assert [len(g.split()) for g in per_repeat.groups()] == [2, 2], out
+
+
+def test_bench_sgd_splits_the_epoch_into_training_and_cost_pass():
+    """benchmarks/bench_sgd.py on a few rows, in a subprocess (it sets BLAS thread
+    variables): both implementations' epochs print with their two halves, which add up."""
+    path = COMPARE.parent / "bench_sgd.py"
+    if not path.exists():
+        pytest.skip(f"{path} not found")
+    cmd = [sys.executable, str(path), "--rows", "32", "--notes-rows", "4", "--repeats", "1"]
+    proc = subprocess.run(cmd, check=False, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    out = proc.stdout
+    rows = re.findall(r"^(cmlp Network\.fit|notes literal NumPy loop).*?\s+(\d+\.\d)\s+"
+                      r"(-?\d+\.\d)\s+(\d+\.\d)$", out, re.M)
+    assert [r[0] for r in rows] == ["cmlp Network.fit", "notes literal NumPy loop"], out
+    for _, whole, train, cost in rows:
+        assert float(cost) > 0 and abs(float(train) + float(cost) - float(whole)) <= 0.11, out
+    assert re.search(r"^cmlp is \d+x faster than the notes' loop over the whole epoch \(\d+x "
+                     r"in the training loop, \d+x in the cost pass\)$", out, re.M), out
+
+
+def test_the_notes_loop_halves_are_the_reference_epoch_and_cost():
+    """benchmarks/notes_loop.py, the baseline of bench_sgd.py: its training loop and its cost
+    loop, now two functions, are the notes' per-sample SGD and TSE cost (cmlp.reference)."""
+    path = COMPARE.parent / "notes_loop.py"
+    if not path.exists():
+        pytest.skip(f"{path} not found")
+    import importlib.util
+
+    import numpy as np
+
+    import cmlp
+    from cmlp import reference as ref
+    spec = importlib.util.spec_from_file_location("notes_loop", path)
+    notes = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(notes)
+    rng = np.random.default_rng(5)
+    X = rng.random((12, 6)) * (rng.random((12, 6)) < 0.5)
+    labels = rng.integers(0, 3, 12)
+    T = cmlp.one_hot(labels, 3)
+    net = cmlp.Network([6, 5, 4, 3], activation="sigmoid", seed=3)
+    W0 = [w.copy() for w in net.weights]
+    b0 = [b.reshape(-1, 1).copy() for b in net.biases]
+    order = rng.permutation(12)
+    W, b = [w.copy() for w in W0], [v.copy() for v in b0]
+    notes.notes_sgd(W, b, X, T.T, order, 0.3)
+    rW, rb = ref.sgd_epoch(W0, b0, net.activations, "tse", X, T, order, 0.3)
+    for i in range(3):
+        np.testing.assert_allclose(W[i], rW[i], rtol=1e-12, atol=1e-14)
+        np.testing.assert_allclose(b[i], rb[i], rtol=1e-12, atol=1e-14)
+    cost = notes.notes_cost(W, b, X, T.T, np.arange(12))
+    assert cost == pytest.approx(ref.total_cost(rW, rb, net.activations, "tse", X, T), rel=1e-12)
+    W2, b2 = [w.copy() for w in W0], [v.copy() for v in b0]
+    assert notes.notes_epoch(W2, b2, X, T.T, np.arange(12), 0.3) == pytest.approx(
+        ref.total_cost(*ref.sgd_epoch(W0, b0, net.activations, "tse", X, T, np.arange(12), 0.3),
+                       net.activations, "tse", X, T), rel=1e-12)
