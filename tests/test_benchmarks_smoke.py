@@ -66,6 +66,18 @@ def test_quick_run_guard_and_json(quick_run):
     assert "torch" not in res["versions"]      # peers not asked for are not even imported
 
 
+def test_a_one_thread_worker_is_held_to_one_cpu(quick_run):
+    """Thread variables alone do not hold every library to one thread (JAX's CPU client
+    used 1.8 CPUs), so the one-thread worker runs held to one CPU where it can be."""
+    import os
+    proc, path = quick_run
+    res = json.loads(path.read_text())["results"][0]
+    if not hasattr(os, "sched_getaffinity") or len(os.sched_getaffinity(0)) < 2:
+        pytest.skip("one usable CPU, or no CPU affinity on this platform")
+    assert len(res["cpus"]) == 1 and res["cpus"][0] in os.sched_getaffinity(0)
+    assert f"--- worker: 1 thread(s), held to CPU(s) {res['cpus'][0]}" in proc.stdout
+
+
 def test_bad_arguments_are_refused():
     if not COMPARE.exists():
         pytest.skip(f"{COMPARE} not found")
