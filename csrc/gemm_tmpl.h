@@ -375,8 +375,9 @@ static CMLP_NO_JAM ptrdiff_t FN(sparse_row_strip)(real *out, const real *start, 
 }
 
 /* Blocks of at most this many rows take the column-wise sparse forward (their row strips,
- * B x 256 bytes, stay in L1); larger blocks the row-wise one (strip by strip, W's strip
- * in L2, the accumulators in registers). Both add every a[r, j]'s terms in increasing k. */
+ * B x 256 bytes, stay in L1); larger blocks the row-wise one (strip by strip, each strip of
+ * W in chunks of CMLP_SPARSE_KC inputs that stay in L1, the accumulators in registers).
+ * Both add every a[r, j]'s terms in increasing k. */
 #define CMLP_SPARSE_COL_ROWS 64
 /* Inputs per chunk of the row-wise sparse forward (see sparse_forward). */
 #ifndef CMLP_SPARSE_KC
