@@ -71,9 +71,8 @@ def main(argv=None):
     print(f"cmlp {cmlp.__version__}, numpy {np.__version__}, {date.today()}, {cpu_model()}, "
           f"1 thread; data: first {N} rows of {source}")
 
-    # cmlp: one epoch of per-sample SGD + the whole-set cost pass, rows in a fixed order; then
-    # the cost pass alone over the same rows
-    # (the epoch from History.seconds, as compare.py times it: without fit's setup)
+    # cmlp: one epoch of per-sample SGD + the whole-set cost pass, rows in a fixed order, timed
+    # by History.seconds as compare.py does (without fit's setup); then the cost pass alone
     times, costs = [], []
     for _ in range(args.repeats):
         net.params[...] = p0

@@ -24,8 +24,8 @@ import; inside a worker every implementation runs in that one process, on the sa
 from the same initial parameters. On Linux a worker with fewer threads than the CPUs this
 process may use is also held to that many CPUs: the environment alone does not hold every
 library to it (JAX's CPU client, with ``--xla_cpu_multi_thread_eigen=false``, still used
-1.8 CPUs for a jit-compiled forward pass, and ran it 1.7x as fast as held to one CPU). Before timing, a correctness guard trains one float64
-epoch on a few rows with every implementation and compares the parameter updates with
+1.8 CPUs for a jit-compiled forward pass, and ran it 1.7x as fast as held to one CPU).
+Before timing, a correctness guard trains one float64 epoch on a few rows with every implementation and compares the parameter updates with
 cmlp's (or, where cmlp cannot run the recipe, with the NumPy implementation's); the
 script exits with status 1 if any deviation exceeds ``--guard-tol``.
 """
